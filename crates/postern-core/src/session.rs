@@ -1,0 +1,35 @@
+//! Single sign-on sessions: one per browser sign-in, shared by every application.
+//!
+//! The browser holds a random session token; the store keeps only its SHA-256. A new token is
+//! minted on every sign-in (no session fixation).
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// A signed-in browser.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SsoSession {
+    /// Hash of the cookie token; also the session's id in the store.
+    pub id_hash: String,
+    pub user_id: String,
+    /// When the user last proved who they are.
+    pub auth_time: OffsetDateTime,
+    /// RFC 8176 methods used.
+    pub amr: Vec<String>,
+    pub created: OffsetDateTime,
+    pub expires: OffsetDateTime,
+}
+
+impl SsoSession {
+    pub fn is_valid(&self, now: OffsetDateTime) -> bool {
+        now < self.expires
+    }
+
+    /// `max_age` (seconds): does this session's authentication satisfy it?
+    pub fn satisfies_max_age(&self, max_age: Option<u64>, now: OffsetDateTime) -> bool {
+        match max_age {
+            None => true,
+            Some(secs) => (now - self.auth_time).whole_seconds() <= secs as i64,
+        }
+    }
+}
