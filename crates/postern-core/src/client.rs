@@ -72,16 +72,22 @@ pub fn validate_redirect_uri(uri: &str) -> Result<(), InvalidRedirectUri> {
     let parsed = url::Url::parse(uri)
         .map_err(|e| InvalidRedirectUri(format!("'{uri}' is not an absolute URI: {e}")))?;
     if parsed.fragment().is_some() {
-        return Err(InvalidRedirectUri(format!("'{uri}' has a fragment (#…), which is not allowed")));
+        return Err(InvalidRedirectUri(format!(
+            "'{uri}' has a fragment (#…), which is not allowed"
+        )));
     }
     if parsed.cannot_be_a_base() && parsed.scheme() != "urn" {
-        return Err(InvalidRedirectUri(format!("'{uri}' is not a usable redirect URI")));
+        return Err(InvalidRedirectUri(format!(
+            "'{uri}' is not a usable redirect URI"
+        )));
     }
     if matches!(parsed.scheme(), "http" | "https") && parsed.host_str().is_none_or(str::is_empty) {
         return Err(InvalidRedirectUri(format!("'{uri}' has no host")));
     }
     if matches!(parsed.scheme(), "javascript" | "data" | "file" | "vbscript") {
-        return Err(InvalidRedirectUri(format!("'{uri}' uses a forbidden scheme")));
+        return Err(InvalidRedirectUri(format!(
+            "'{uri}' uses a forbidden scheme"
+        )));
     }
     Ok(())
 }

@@ -32,7 +32,8 @@ impl ManualClock {
 
     /// Moves the clock forward (or back, with a negative duration).
     pub fn advance(&self, by: Duration) {
-        self.offset_ms.fetch_add(by.whole_milliseconds() as i64, Ordering::SeqCst);
+        self.offset_ms
+            .fetch_add(by.whole_milliseconds() as i64, Ordering::SeqCst);
     }
 }
 

@@ -25,7 +25,11 @@ pub enum FlowState {
     /// The password was accepted; a second factor is due.
     SecondFactor { user_id: String, amr: Vec<String> },
     /// Signed in; an authorization code may be issued.
-    Complete { user_id: String, amr: Vec<String>, auth_time_ms: i64 },
+    Complete {
+        user_id: String,
+        amr: Vec<String>,
+        auth_time_ms: i64,
+    },
 }
 
 impl FlowState {
@@ -64,7 +68,10 @@ impl Flow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PasswordOutcome {
     /// The password is right; `after` says what the policy wants next.
-    Correct { user_id: String, after: AfterPassword },
+    Correct {
+        user_id: String,
+        after: AfterPassword,
+    },
     /// Wrong password for a known account, with what the lockout made of it.
     Wrong(FailureRecorded),
     /// No account with that username (the user sees the same as `Wrong`).
@@ -103,44 +110,70 @@ pub fn password_step(outcome: &PasswordOutcome, now: OffsetDateTime) -> (Step, S
                     "password correct; no second factor required by policy".into(),
                 ),
                 AfterPassword::SecondFactor => (
-                    Step::Advance(FlowState::SecondFactor { user_id: user_id.clone(), amr }),
+                    Step::Advance(FlowState::SecondFactor {
+                        user_id: user_id.clone(),
+                        amr,
+                    }),
                     StepResult::Success,
                     "password correct; a second factor is required".into(),
                 ),
                 AfterPassword::RegisterSecondFactor => (
-                    Step::Interrupt { code: ErrorCode::MfaRegistrationRequired, user_id: user_id.clone() },
+                    Step::Interrupt {
+                        code: ErrorCode::MfaRegistrationRequired,
+                        user_id: user_id.clone(),
+                    },
                     StepResult::Success,
-                    "password correct; the user must register a second factor (policy: required)".into(),
+                    "password correct; the user must register a second factor (policy: required)"
+                        .into(),
                 ),
             }
         }
         PasswordOutcome::Wrong(FailureRecorded::Counted { remaining }) => (
-            Step::Retry { code: ErrorCode::InvalidCredentials },
+            Step::Retry {
+                code: ErrorCode::InvalidCredentials,
+            },
             StepResult::Failure,
             format!("wrong password; {remaining} more failure(s) lock the account"),
         ),
         PasswordOutcome::Wrong(FailureRecorded::Repeated) => (
-            Step::Retry { code: ErrorCode::InvalidCredentials },
+            Step::Retry {
+                code: ErrorCode::InvalidCredentials,
+            },
             StepResult::Failure,
-            "wrong password, the same as a recent attempt (not counted again towards the lockout)".into(),
+            "wrong password, the same as a recent attempt (not counted again towards the lockout)"
+                .into(),
         ),
         PasswordOutcome::Wrong(FailureRecorded::Locked { until }) => (
-            Step::Retry { code: ErrorCode::AccountLocked },
+            Step::Retry {
+                code: ErrorCode::AccountLocked,
+            },
             StepResult::Failure,
-            format!("wrong password; too many failures: the account is locked until {}", at(*until)),
+            format!(
+                "wrong password; too many failures: the account is locked until {}",
+                at(*until)
+            ),
         ),
         PasswordOutcome::UnknownUser => (
-            Step::Retry { code: ErrorCode::InvalidCredentials },
+            Step::Retry {
+                code: ErrorCode::InvalidCredentials,
+            },
             StepResult::Failure,
             "no account has this username".into(),
         ),
         PasswordOutcome::Locked { until } => (
-            Step::Retry { code: ErrorCode::AccountLocked },
+            Step::Retry {
+                code: ErrorCode::AccountLocked,
+            },
             StepResult::Failure,
-            format!("account locked until {} after repeated failures; the password was not checked", at(*until)),
+            format!(
+                "account locked until {} after repeated failures; the password was not checked",
+                at(*until)
+            ),
         ),
         PasswordOutcome::Disabled => (
-            Step::Retry { code: ErrorCode::AccountDisabled },
+            Step::Retry {
+                code: ErrorCode::AccountDisabled,
+            },
             StepResult::Failure,
             "password correct, but the account is disabled".into(),
         ),
@@ -154,26 +187,56 @@ mod tests {
     #[test]
     fn password_steps() {
         let now = OffsetDateTime::UNIX_EPOCH;
-        let (step, result, _) =
-            password_step(&PasswordOutcome::Correct { user_id: "u".into(), after: AfterPassword::Complete }, now);
+        let (step, result, _) = password_step(
+            &PasswordOutcome::Correct {
+                user_id: "u".into(),
+                after: AfterPassword::Complete,
+            },
+            now,
+        );
         assert!(matches!(step, Step::Advance(FlowState::Complete { .. })));
         assert_eq!(result, StepResult::Success);
 
         let (step, _, detail) = password_step(&PasswordOutcome::UnknownUser, now);
-        assert_eq!(step, Step::Retry { code: ErrorCode::InvalidCredentials });
+        assert_eq!(
+            step,
+            Step::Retry {
+                code: ErrorCode::InvalidCredentials
+            }
+        );
         assert!(detail.contains("no account"));
 
-        let (wrong, _, _) = password_step(&PasswordOutcome::Wrong(FailureRecorded::Counted { remaining: 3 }), now);
-        assert_eq!(wrong, step, "unknown users and wrong passwords look the same to the user");
+        let (wrong, _, _) = password_step(
+            &PasswordOutcome::Wrong(FailureRecorded::Counted { remaining: 3 }),
+            now,
+        );
+        assert_eq!(
+            wrong, step,
+            "unknown users and wrong passwords look the same to the user"
+        );
 
         let (step, _, detail) = password_step(&PasswordOutcome::Locked { until: now }, now);
-        assert_eq!(step, Step::Retry { code: ErrorCode::AccountLocked });
+        assert_eq!(
+            step,
+            Step::Retry {
+                code: ErrorCode::AccountLocked
+            }
+        );
         assert!(detail.contains("not checked"));
 
         let (step, _, _) = password_step(
-            &PasswordOutcome::Correct { user_id: "u".into(), after: AfterPassword::RegisterSecondFactor },
+            &PasswordOutcome::Correct {
+                user_id: "u".into(),
+                after: AfterPassword::RegisterSecondFactor,
+            },
             now,
         );
-        assert!(matches!(step, Step::Interrupt { code: ErrorCode::MfaRegistrationRequired, .. }));
+        assert!(matches!(
+            step,
+            Step::Interrupt {
+                code: ErrorCode::MfaRegistrationRequired,
+                ..
+            }
+        ));
     }
 }

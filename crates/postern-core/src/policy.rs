@@ -29,7 +29,11 @@ pub enum AfterPassword {
 /// `methods_available` says whether this Postern offers any second-factor method at all; until
 /// one exists, `Required` has nothing to enforce. `registered` is how many second factors the user
 /// has.
-pub fn after_password(policy: MfaPolicy, methods_available: bool, registered: usize) -> AfterPassword {
+pub fn after_password(
+    policy: MfaPolicy,
+    methods_available: bool,
+    registered: usize,
+) -> AfterPassword {
     match (policy, methods_available, registered) {
         (_, _, n) if n > 0 => AfterPassword::SecondFactor,
         (MfaPolicy::Required, true, 0) => AfterPassword::RegisterSecondFactor,
@@ -43,10 +47,25 @@ mod tests {
 
     #[test]
     fn decisions() {
-        assert_eq!(after_password(MfaPolicy::Required, false, 0), AfterPassword::Complete);
-        assert_eq!(after_password(MfaPolicy::Required, true, 0), AfterPassword::RegisterSecondFactor);
-        assert_eq!(after_password(MfaPolicy::Required, true, 2), AfterPassword::SecondFactor);
-        assert_eq!(after_password(MfaPolicy::WhenRegistered, true, 0), AfterPassword::Complete);
-        assert_eq!(after_password(MfaPolicy::WhenRegistered, true, 1), AfterPassword::SecondFactor);
+        assert_eq!(
+            after_password(MfaPolicy::Required, false, 0),
+            AfterPassword::Complete
+        );
+        assert_eq!(
+            after_password(MfaPolicy::Required, true, 0),
+            AfterPassword::RegisterSecondFactor
+        );
+        assert_eq!(
+            after_password(MfaPolicy::Required, true, 2),
+            AfterPassword::SecondFactor
+        );
+        assert_eq!(
+            after_password(MfaPolicy::WhenRegistered, true, 0),
+            AfterPassword::Complete
+        );
+        assert_eq!(
+            after_password(MfaPolicy::WhenRegistered, true, 1),
+            AfterPassword::SecondFactor
+        );
     }
 }

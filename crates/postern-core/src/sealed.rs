@@ -36,7 +36,9 @@ impl MasterKey {
         if bytes.len() != Self::LEN {
             return None;
         }
-        UnboundKey::new(&AES_256_GCM, bytes).ok().map(|k| Self(LessSafeKey::new(k)))
+        UnboundKey::new(&AES_256_GCM, bytes)
+            .ok()
+            .map(|k| Self(LessSafeKey::new(k)))
     }
 
     /// Encrypts `plain`; `context` binds the ciphertext to its purpose (e.g. "signing-key:<kid>").

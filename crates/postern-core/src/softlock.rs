@@ -19,7 +19,11 @@ pub struct LockoutPolicy {
 
 impl Default for LockoutPolicy {
     fn default() -> Self {
-        Self { threshold: 10, base_lock: Duration::seconds(60), max_lock: Duration::hours(1) }
+        Self {
+            threshold: 10,
+            base_lock: Duration::seconds(60),
+            max_lock: Duration::hours(1),
+        }
     }
 }
 
@@ -83,7 +87,9 @@ impl LockoutState {
             self.recent.clear();
             return FailureRecorded::Locked { until };
         }
-        FailureRecorded::Counted { remaining: policy.threshold - self.failures }
+        FailureRecorded::Counted {
+            remaining: policy.threshold - self.failures,
+        }
     }
 
     /// A success clears the counters and the lockout history.
@@ -130,7 +136,11 @@ mod tests {
         let FailureRecorded::Locked { until } = s.record_failure(&policy, "g9", t1) else {
             panic!("expected a second lock")
         };
-        assert_eq!(until - t1, Duration::seconds(120), "the second lock doubles");
+        assert_eq!(
+            until - t1,
+            Duration::seconds(120),
+            "the second lock doubles"
+        );
         s.record_success();
         assert_eq!(s, LockoutState::default());
     }
@@ -140,9 +150,15 @@ mod tests {
         let policy = LockoutPolicy::default();
         let mut s = LockoutState::default();
         let t0 = OffsetDateTime::UNIX_EPOCH;
-        assert!(matches!(s.record_failure(&policy, "same", t0), FailureRecorded::Counted { .. }));
+        assert!(matches!(
+            s.record_failure(&policy, "same", t0),
+            FailureRecorded::Counted { .. }
+        ));
         for _ in 0..20 {
-            assert_eq!(s.record_failure(&policy, "same", t0), FailureRecorded::Repeated);
+            assert_eq!(
+                s.record_failure(&policy, "same", t0),
+                FailureRecorded::Repeated
+            );
         }
         assert_eq!(s.failures, 1);
     }

@@ -42,7 +42,10 @@ pub fn normalize_username(raw: &str) -> Result<String, InvalidUsername> {
     if name.chars().count() > 64 {
         return Err(InvalidUsername("the username is longer than 64 characters"));
     }
-    if !name.chars().all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@')) {
+    if !name
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+    {
         return Err(InvalidUsername(
             "the username may contain only letters, digits and . _ - @",
         ));
@@ -54,7 +57,12 @@ pub fn normalize_username(raw: &str) -> Result<String, InvalidUsername> {
 pub fn validate_email(raw: &str) -> Result<String, InvalidUsername> {
     let e = raw.trim();
     match e.split_once('@') {
-        Some((local, domain)) if !local.is_empty() && !domain.is_empty() && e.len() <= 254 && !e.contains(char::is_whitespace) => {
+        Some((local, domain))
+            if !local.is_empty()
+                && !domain.is_empty()
+                && e.len() <= 254
+                && !e.contains(char::is_whitespace) =>
+        {
             Ok(e.to_owned())
         }
         _ => Err(InvalidUsername("the e-mail address is not valid")),
@@ -67,7 +75,10 @@ mod tests {
 
     #[test]
     fn usernames() {
-        assert_eq!(normalize_username("  Student@School.EDU ").unwrap(), "student@school.edu");
+        assert_eq!(
+            normalize_username("  Student@School.EDU ").unwrap(),
+            "student@school.edu"
+        );
         assert!(normalize_username("").is_err());
         assert!(normalize_username("a b").is_err());
         assert!(normalize_username("<script>").is_err());

@@ -353,7 +353,14 @@ impl ErrorCode {
                 "No route matches the request path.",
             ),
         };
-        ErrorInfo { code, http_status, oauth_error, title, user_action, admin_action }
+        ErrorInfo {
+            code,
+            http_status,
+            oauth_error,
+            title,
+            user_action,
+            admin_action,
+        }
     }
 }
 

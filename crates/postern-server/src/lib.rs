@@ -1,1 +1,18 @@
+//! The Postern server: the OpenID Connect provider, sign-in pages, operations endpoints, the
+//! demo learning hub and the `postern` command line.
+//!
+//! Handlers are thin: they parse typed input (`http`), call the domain (`postern_core`) and the
+//! store (`postern_store`), and map results to responses (`http::errors`, `pages`).
 
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod http;
+pub mod keys;
+pub mod metrics;
+pub mod pages;
+pub mod ratelimit;
+pub mod routes;
+pub mod signin;
+pub mod state;

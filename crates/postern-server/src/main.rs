@@ -1,1 +1,5 @@
-fn main(){}
+//! The `postern` binary.
+
+fn main() -> std::process::ExitCode {
+    postern_server::cli::run()
+}

@@ -21,13 +21,21 @@ pub struct PasswordParams {
 
 impl Default for PasswordParams {
     fn default() -> Self {
-        Self { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 }
+        Self {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+            parallelism: 1,
+        }
     }
 }
 
 impl PasswordParams {
     /// The OWASP floor; weaker settings are refused at start.
-    pub const MINIMUM: PasswordParams = PasswordParams { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 };
+    pub const MINIMUM: PasswordParams = PasswordParams {
+        memory_kib: 19 * 1024,
+        iterations: 2,
+        parallelism: 1,
+    };
 
     pub fn is_at_least_minimum(&self) -> bool {
         self.memory_kib >= Self::MINIMUM.memory_kib
@@ -40,7 +48,9 @@ impl PasswordParams {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PasswordCheck {
     /// Correct; `needs_rehash` when the stored hash uses other parameters than today's.
-    Correct { needs_rehash: bool },
+    Correct {
+        needs_rehash: bool,
+    },
     Wrong,
 }
 
@@ -72,10 +82,14 @@ pub const MAX_PASSWORD_CHARS: usize = 1024;
 pub fn validate_new_password(password: &str) -> Result<(), PasswordRejected> {
     let n = password.chars().count();
     if n < MIN_PASSWORD_CHARS {
-        return Err(PasswordRejected::TooShort { minimum: MIN_PASSWORD_CHARS });
+        return Err(PasswordRejected::TooShort {
+            minimum: MIN_PASSWORD_CHARS,
+        });
     }
     if n > MAX_PASSWORD_CHARS {
-        return Err(PasswordRejected::TooLong { maximum: MAX_PASSWORD_CHARS });
+        return Err(PasswordRejected::TooLong {
+            maximum: MAX_PASSWORD_CHARS,
+        });
     }
     Ok(())
 }
@@ -89,16 +103,28 @@ pub struct PasswordHasher {
 
 impl std::fmt::Debug for PasswordHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PasswordHasher").field("params", &self.params).finish()
+        f.debug_struct("PasswordHasher")
+            .field("params", &self.params)
+            .finish()
     }
 }
 
 impl PasswordHasher {
     /// Builds a hasher; `None` when the parameters are invalid for Argon2.
     pub fn new(params: PasswordParams, rng: &dyn Random) -> Option<Self> {
-        let p = Params::new(params.memory_kib, params.iterations, params.parallelism, None).ok()?;
+        let p = Params::new(
+            params.memory_kib,
+            params.iterations,
+            params.parallelism,
+            None,
+        )
+        .ok()?;
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, p);
-        let mut this = Self { params, argon, dummy_hash: String::new() };
+        let mut this = Self {
+            params,
+            argon,
+            dummy_hash: String::new(),
+        };
         let dummy = crate::random::token(rng, 24);
         this.dummy_hash = this.hash(&SecretString::new(dummy), rng);
         Some(this)
@@ -125,8 +151,13 @@ impl PasswordHasher {
         let Ok(parsed) = PasswordHash::new(phc) else {
             return PasswordCheck::Wrong;
         };
-        match self.argon.verify_password(password.expose().as_bytes(), &parsed) {
-            Ok(()) => PasswordCheck::Correct { needs_rehash: !self.matches_params(&parsed) },
+        match self
+            .argon
+            .verify_password(password.expose().as_bytes(), &parsed)
+        {
+            Ok(()) => PasswordCheck::Correct {
+                needs_rehash: !self.matches_params(&parsed),
+            },
             Err(_) => PasswordCheck::Wrong,
         }
     }
@@ -153,7 +184,11 @@ mod tests {
     use crate::random::OsRandom;
 
     fn cheap() -> PasswordParams {
-        PasswordParams { memory_kib: 1024, iterations: 1, parallelism: 1 }
+        PasswordParams {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        }
     }
 
     #[test]
@@ -162,13 +197,24 @@ mod tests {
         let pw = SecretString::new("correct horse battery staple");
         let phc = h.hash(&pw, &OsRandom);
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
-        assert_eq!(h.verify(&pw, &phc), PasswordCheck::Correct { needs_rehash: false });
-        assert_eq!(h.verify(&SecretString::new("wrong"), &phc), PasswordCheck::Wrong);
+        assert_eq!(
+            h.verify(&pw, &phc),
+            PasswordCheck::Correct {
+                needs_rehash: false
+            }
+        );
+        assert_eq!(
+            h.verify(&SecretString::new("wrong"), &phc),
+            PasswordCheck::Wrong
+        );
         assert_eq!(h.verify(&pw, "not a hash"), PasswordCheck::Wrong);
 
         let weak = PasswordHasher::new(cheap(), &OsRandom).unwrap();
         let old = weak.hash(&pw, &OsRandom);
-        assert_eq!(h.verify(&pw, &old), PasswordCheck::Correct { needs_rehash: true });
+        assert_eq!(
+            h.verify(&pw, &old),
+            PasswordCheck::Correct { needs_rehash: true }
+        );
         assert_eq!(h.verify_dummy(&pw), PasswordCheck::Wrong);
     }
 

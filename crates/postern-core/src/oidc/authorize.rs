@@ -47,7 +47,12 @@ pub enum AuthorizeError {
     /// Show Postern's error page; do not redirect.
     Page { code: ErrorCode, detail: String },
     /// Redirect to the application with the error.
-    Redirect { redirect_uri: String, state: Option<String>, code: ErrorCode, detail: String },
+    Redirect {
+        redirect_uri: String,
+        state: Option<String>,
+        code: ErrorCode,
+        detail: String,
+    },
 }
 
 /// Scopes Postern understands; others are ignored (RFC 6749 §3.3 lets the server narrow scope).
@@ -58,11 +63,21 @@ pub fn validate(
     params: &Params,
     find_client: impl FnOnce(&str) -> Option<Client>,
 ) -> Result<(AuthorizeRequest, Client), AuthorizeError> {
-    let page = |code, detail: &str| AuthorizeError::Page { code, detail: detail.to_owned() };
-    let client_id =
-        params.get("client_id").ok_or_else(|| page(ErrorCode::MissingParameter, "client_id is missing"))?;
+    let page = |code, detail: &str| AuthorizeError::Page {
+        code,
+        detail: detail.to_owned(),
+    };
+    let client_id = params
+        .get("client_id")
+        .ok_or_else(|| page(ErrorCode::MissingParameter, "client_id is missing"))?;
     let client = find_client(client_id).ok_or_else(|| {
-        page(ErrorCode::UnknownClient, &format!("no application is registered with client_id '{}'", short(client_id)))
+        page(
+            ErrorCode::UnknownClient,
+            &format!(
+                "no application is registered with client_id '{}'",
+                short(client_id)
+            ),
+        )
     })?;
     let redirect_uri = params
         .get("redirect_uri")
@@ -87,19 +102,33 @@ pub fn validate(
     };
 
     match params.get("response_type") {
-        None => return Err(redirect(ErrorCode::MissingParameter, "response_type is missing")),
+        None => {
+            return Err(redirect(
+                ErrorCode::MissingParameter,
+                "response_type is missing",
+            ));
+        }
         Some("code") => {}
         Some(_) => {
-            return Err(redirect(ErrorCode::UnsupportedResponseType, "only response_type=code is supported"));
+            return Err(redirect(
+                ErrorCode::UnsupportedResponseType,
+                "only response_type=code is supported",
+            ));
         }
     }
     if let Some(mode) = params.get("response_mode")
         && mode != "query"
     {
-        return Err(redirect(ErrorCode::InvalidRequest, "only response_mode=query is supported"));
+        return Err(redirect(
+            ErrorCode::InvalidRequest,
+            "only response_mode=query is supported",
+        ));
     }
     if params.get("request").is_some() || params.get("request_uri").is_some() {
-        return Err(redirect(ErrorCode::InvalidRequest, "request objects are not supported"));
+        return Err(redirect(
+            ErrorCode::InvalidRequest,
+            "request objects are not supported",
+        ));
     }
 
     let scope: Vec<String> = params
@@ -110,7 +139,10 @@ pub fn validate(
         .map(str::to_owned)
         .collect();
     if !scope.iter().any(|s| s == "openid") {
-        return Err(redirect(ErrorCode::InvalidScope, "the scope must include 'openid'"));
+        return Err(redirect(
+            ErrorCode::InvalidScope,
+            "the scope must include 'openid'",
+        ));
     }
     let mut granted: Vec<String> = Vec::new();
     for s in scope {
@@ -119,7 +151,10 @@ pub fn validate(
         }
     }
 
-    let code_challenge = match (params.get("code_challenge"), params.get("code_challenge_method")) {
+    let code_challenge = match (
+        params.get("code_challenge"),
+        params.get("code_challenge_method"),
+    ) {
         (None, None) if client.kind == ClientKind::Public => {
             return Err(redirect(
                 ErrorCode::InvalidRequest,
@@ -127,7 +162,12 @@ pub fn validate(
             ));
         }
         (None, None) => None,
-        (None, Some(_)) => return Err(redirect(ErrorCode::MissingParameter, "code_challenge is missing")),
+        (None, Some(_)) => {
+            return Err(redirect(
+                ErrorCode::MissingParameter,
+                "code_challenge is missing",
+            ));
+        }
         (Some(_), Some("plain")) | (Some(_), None) => {
             return Err(redirect(
                 ErrorCode::InvalidRequest,
@@ -136,22 +176,31 @@ pub fn validate(
         }
         (Some(c), Some("S256")) => {
             if !pkce::is_valid_challenge(c) {
-                return Err(redirect(ErrorCode::InvalidRequest, "code_challenge is not a valid S256 challenge"));
+                return Err(redirect(
+                    ErrorCode::InvalidRequest,
+                    "code_challenge is not a valid S256 challenge",
+                ));
             }
             Some(c.to_owned())
         }
         (Some(_), Some(_)) => {
-            return Err(redirect(ErrorCode::InvalidRequest, "code_challenge_method must be S256"));
+            return Err(redirect(
+                ErrorCode::InvalidRequest,
+                "code_challenge_method must be S256",
+            ));
         }
     };
 
-    let prompt = parse_prompt(params.get("prompt")).map_err(|d| redirect(ErrorCode::InvalidRequest, d))?;
+    let prompt =
+        parse_prompt(params.get("prompt")).map_err(|d| redirect(ErrorCode::InvalidRequest, d))?;
     let max_age = match params.get("max_age") {
         None => None,
-        Some(v) => Some(
-            v.parse::<u64>()
-                .map_err(|_| redirect(ErrorCode::InvalidRequest, "max_age must be a number of seconds"))?,
-        ),
+        Some(v) => Some(v.parse::<u64>().map_err(|_| {
+            redirect(
+                ErrorCode::InvalidRequest,
+                "max_age must be a number of seconds",
+            )
+        })?),
     };
 
     let request = AuthorizeRequest {
@@ -171,10 +220,16 @@ pub fn validate(
 /// `prompt` is a space-separated list; `none` must stand alone. `select_account` asks for a fresh
 /// sign-in like `login`; `consent` needs nothing (Postern's applications are first-party).
 fn parse_prompt(raw: Option<&str>) -> Result<Prompt, &'static str> {
-    let Some(raw) = raw else { return Ok(Prompt::Default) };
+    let Some(raw) = raw else {
+        return Ok(Prompt::Default);
+    };
     let values: Vec<&str> = raw.split(' ').filter(|s| !s.is_empty()).collect();
     if values.contains(&"none") {
-        return if values.len() == 1 { Ok(Prompt::None) } else { Err("prompt=none cannot be combined with other values") };
+        return if values.len() == 1 {
+            Ok(Prompt::None)
+        } else {
+            Err("prompt=none cannot be combined with other values")
+        };
     }
     let mut prompt = Prompt::Default;
     for v in values {
@@ -234,40 +289,125 @@ mod tests {
 
     #[test]
     fn never_redirects_to_unverified_places() {
-        let e = run("client_id=nope&redirect_uri=https%3A%2F%2Fevil", ClientKind::Public).unwrap_err();
-        assert!(matches!(e, AuthorizeError::Page { code: ErrorCode::UnknownClient, .. }));
-        let e = run("client_id=hub&redirect_uri=https%3A%2F%2Fevil", ClientKind::Public).unwrap_err();
-        assert!(matches!(e, AuthorizeError::Page { code: ErrorCode::RedirectUriMismatch, .. }));
+        let e = run(
+            "client_id=nope&redirect_uri=https%3A%2F%2Fevil",
+            ClientKind::Public,
+        )
+        .unwrap_err();
+        assert!(matches!(
+            e,
+            AuthorizeError::Page {
+                code: ErrorCode::UnknownClient,
+                ..
+            }
+        ));
+        let e = run(
+            "client_id=hub&redirect_uri=https%3A%2F%2Fevil",
+            ClientKind::Public,
+        )
+        .unwrap_err();
+        assert!(matches!(
+            e,
+            AuthorizeError::Page {
+                code: ErrorCode::RedirectUriMismatch,
+                ..
+            }
+        ));
         let e = run("client_id=hub", ClientKind::Public).unwrap_err();
-        assert!(matches!(e, AuthorizeError::Page { code: ErrorCode::MissingParameter, .. }));
+        assert!(matches!(
+            e,
+            AuthorizeError::Page {
+                code: ErrorCode::MissingParameter,
+                ..
+            }
+        ));
     }
 
     #[test]
     fn pkce_rules() {
         let base = "client_id=hub&redirect_uri=https%3A%2F%2Fhub.example%2Fcb&response_type=code&scope=openid&state=xyz";
         let e = run(base, ClientKind::Public).unwrap_err();
-        let AuthorizeError::Redirect { code, state, .. } = e else { panic!() };
+        let AuthorizeError::Redirect { code, state, .. } = e else {
+            panic!()
+        };
         assert_eq!(code, ErrorCode::InvalidRequest);
         assert_eq!(state.as_deref(), Some("xyz"));
-        let e = run(&format!("{base}&code_challenge={CH}&code_challenge_method=plain"), ClientKind::Public).unwrap_err();
-        assert!(matches!(e, AuthorizeError::Redirect { code: ErrorCode::InvalidRequest, .. }));
+        let e = run(
+            &format!("{base}&code_challenge={CH}&code_challenge_method=plain"),
+            ClientKind::Public,
+        )
+        .unwrap_err();
+        assert!(matches!(
+            e,
+            AuthorizeError::Redirect {
+                code: ErrorCode::InvalidRequest,
+                ..
+            }
+        ));
         let e = run(&format!("{base}&code_challenge={CH}"), ClientKind::Public).unwrap_err();
-        assert!(matches!(e, AuthorizeError::Redirect { code: ErrorCode::InvalidRequest, .. }));
-        assert!(run(base, ClientKind::Confidential).is_ok(), "PKCE is optional for confidential clients");
+        assert!(matches!(
+            e,
+            AuthorizeError::Redirect {
+                code: ErrorCode::InvalidRequest,
+                ..
+            }
+        ));
+        assert!(
+            run(base, ClientKind::Confidential).is_ok(),
+            "PKCE is optional for confidential clients"
+        );
     }
 
     #[test]
     fn other_errors_redirect() {
         let base = "client_id=hub&redirect_uri=https%3A%2F%2Fhub.example%2Fcb";
-        let e = run(&format!("{base}&response_type=token&scope=openid"), ClientKind::Confidential).unwrap_err();
-        assert!(matches!(e, AuthorizeError::Redirect { code: ErrorCode::UnsupportedResponseType, .. }));
-        let e = run(&format!("{base}&response_type=code&scope=email"), ClientKind::Confidential).unwrap_err();
-        assert!(matches!(e, AuthorizeError::Redirect { code: ErrorCode::InvalidScope, .. }));
-        let e = run(&format!("{base}&response_type=code&scope=openid&prompt=none+login"), ClientKind::Confidential)
-            .unwrap_err();
-        assert!(matches!(e, AuthorizeError::Redirect { code: ErrorCode::InvalidRequest, .. }));
-        let e = run(&format!("{base}&response_type=code&scope=openid&max_age=-1"), ClientKind::Confidential)
-            .unwrap_err();
-        assert!(matches!(e, AuthorizeError::Redirect { code: ErrorCode::InvalidRequest, .. }));
+        let e = run(
+            &format!("{base}&response_type=token&scope=openid"),
+            ClientKind::Confidential,
+        )
+        .unwrap_err();
+        assert!(matches!(
+            e,
+            AuthorizeError::Redirect {
+                code: ErrorCode::UnsupportedResponseType,
+                ..
+            }
+        ));
+        let e = run(
+            &format!("{base}&response_type=code&scope=email"),
+            ClientKind::Confidential,
+        )
+        .unwrap_err();
+        assert!(matches!(
+            e,
+            AuthorizeError::Redirect {
+                code: ErrorCode::InvalidScope,
+                ..
+            }
+        ));
+        let e = run(
+            &format!("{base}&response_type=code&scope=openid&prompt=none+login"),
+            ClientKind::Confidential,
+        )
+        .unwrap_err();
+        assert!(matches!(
+            e,
+            AuthorizeError::Redirect {
+                code: ErrorCode::InvalidRequest,
+                ..
+            }
+        ));
+        let e = run(
+            &format!("{base}&response_type=code&scope=openid&max_age=-1"),
+            ClientKind::Confidential,
+        )
+        .unwrap_err();
+        assert!(matches!(
+            e,
+            AuthorizeError::Redirect {
+                code: ErrorCode::InvalidRequest,
+                ..
+            }
+        ));
     }
 }

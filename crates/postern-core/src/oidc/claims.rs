@@ -54,7 +54,10 @@ impl IdToken<'_> {
         m.insert("azp".into(), self.client_id.into());
         m.insert("iat".into(), iat.into());
         m.insert("exp".into(), (iat + self.lifetime_secs).into());
-        m.insert("auth_time".into(), self.auth.auth_time.unix_timestamp().into());
+        m.insert(
+            "auth_time".into(),
+            self.auth.auth_time.unix_timestamp().into(),
+        );
         m.insert("amr".into(), json!(self.auth.amr));
         m.insert("acr".into(), super::acr_for(&self.auth.amr).into());
         if let Some(nonce) = self.nonce {

@@ -61,7 +61,10 @@ pub struct SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey").field("kid", &self.kid).field("alg", &self.alg).finish()
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .finish()
     }
 }
 
@@ -90,9 +93,12 @@ impl SigningKey {
     pub fn generate(alg: SigningAlg) -> Result<SigningKey, KeyError> {
         let err = |what: &str| KeyError(format!("cannot generate {alg} key: {what}"));
         let pair = match alg {
-            SigningAlg::RS256 => Pair::Rsa(RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| err("rsa"))?),
+            SigningAlg::RS256 => {
+                Pair::Rsa(RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| err("rsa"))?)
+            }
             SigningAlg::ES256 => Pair::Ec(
-                EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).map_err(|_| err("p-256"))?,
+                EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+                    .map_err(|_| err("p-256"))?,
             ),
             SigningAlg::EdDSA => Pair::Ed(Ed25519KeyPair::generate().map_err(|_| err("ed25519"))?),
         };
@@ -101,13 +107,16 @@ impl SigningKey {
 
     /// Reads a key from PKCS#8 DER.
     pub fn from_pkcs8(alg: SigningAlg, der: &[u8]) -> Result<SigningKey, KeyError> {
-        let err = |e: aws_lc_rs::error::KeyRejected| KeyError(format!("cannot read {alg} key: {e}"));
+        let err =
+            |e: aws_lc_rs::error::KeyRejected| KeyError(format!("cannot read {alg} key: {e}"));
         let pair = match alg {
             SigningAlg::RS256 => Pair::Rsa(RsaKeyPair::from_pkcs8(der).map_err(err)?),
-            SigningAlg::ES256 => {
-                Pair::Ec(EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der).map_err(err)?)
+            SigningAlg::ES256 => Pair::Ec(
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der).map_err(err)?,
+            ),
+            SigningAlg::EdDSA => {
+                Pair::Ed(Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map_err(err)?)
             }
-            SigningAlg::EdDSA => Pair::Ed(Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map_err(err)?),
         };
         Ok(Self::with_pair(alg, pair))
     }
@@ -115,7 +124,11 @@ impl SigningKey {
     fn with_pair(alg: SigningAlg, pair: Pair) -> SigningKey {
         let public = public_bytes(&pair);
         let digest = crate::secret::sha256(&public);
-        let kid = format!("{}-{}", alg.as_str().to_lowercase(), B64.encode(&digest[..12]));
+        let kid = format!(
+            "{}-{}",
+            alg.as_str().to_lowercase(),
+            B64.encode(&digest[..12])
+        );
         SigningKey { kid, alg, pair }
     }
 
@@ -156,10 +169,15 @@ impl SigningKey {
         match &self.pair {
             Pair::Rsa(k) => {
                 let mut sig = vec![0u8; k.public_modulus_len()];
-                k.sign(&signature::RSA_PKCS1_SHA256, &rng, msg, &mut sig).expect("RSA signing failed");
+                k.sign(&signature::RSA_PKCS1_SHA256, &rng, msg, &mut sig)
+                    .expect("RSA signing failed");
                 sig
             }
-            Pair::Ec(k) => k.sign(&rng, msg).expect("ECDSA signing failed").as_ref().to_vec(),
+            Pair::Ec(k) => k
+                .sign(&rng, msg)
+                .expect("ECDSA signing failed")
+                .as_ref()
+                .to_vec(),
             Pair::Ed(k) => k.sign(msg).as_ref().to_vec(),
         }
     }
@@ -171,8 +189,16 @@ impl SigningKey {
             Pair::Rsa(k) => {
                 let pk = k.public_key();
                 jwk.insert("kty".into(), "RSA".into());
-                jwk.insert("n".into(), B64.encode(pk.modulus().big_endian_without_leading_zero()).into());
-                jwk.insert("e".into(), B64.encode(pk.exponent().big_endian_without_leading_zero()).into());
+                jwk.insert(
+                    "n".into(),
+                    B64.encode(pk.modulus().big_endian_without_leading_zero())
+                        .into(),
+                );
+                jwk.insert(
+                    "e".into(),
+                    B64.encode(pk.exponent().big_endian_without_leading_zero())
+                        .into(),
+                );
             }
             Pair::Ec(k) => {
                 let point = k.public_key().as_ref();
@@ -222,20 +248,35 @@ pub struct Decoded {
 
 /// Verifies a compact JWS against `keys` (matched by `kid` and `alg`) and returns its claims.
 /// Expiry and audience are the caller's to check.
-pub fn verify<'a>(token: &str, keys: impl IntoIterator<Item = &'a SigningKey>) -> Result<Decoded, VerifyError> {
+pub fn verify<'a>(
+    token: &str,
+    keys: impl IntoIterator<Item = &'a SigningKey>,
+) -> Result<Decoded, VerifyError> {
     let mut parts = token.split('.');
-    let (Some(h), Some(c), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(h), Some(c), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(VerifyError::Malformed);
     };
     let decode_json = |part: &str| -> Result<Value, VerifyError> {
-        let bytes = B64.decode(part.as_bytes()).map_err(|_| VerifyError::Malformed)?;
+        let bytes = B64
+            .decode(part.as_bytes())
+            .map_err(|_| VerifyError::Malformed)?;
         serde_json::from_slice(&bytes).map_err(|_| VerifyError::Malformed)
     };
     let header = decode_json(h)?;
     let claims = decode_json(c)?;
-    let sig = B64.decode(s.as_bytes()).map_err(|_| VerifyError::Malformed)?;
-    let kid = header.get("kid").and_then(Value::as_str).ok_or(VerifyError::Malformed)?;
-    let alg = header.get("alg").and_then(Value::as_str).ok_or(VerifyError::Malformed)?;
+    let sig = B64
+        .decode(s.as_bytes())
+        .map_err(|_| VerifyError::Malformed)?;
+    let kid = header
+        .get("kid")
+        .and_then(Value::as_str)
+        .ok_or(VerifyError::Malformed)?;
+    let alg = header
+        .get("alg")
+        .and_then(Value::as_str)
+        .ok_or(VerifyError::Malformed)?;
     let key = keys
         .into_iter()
         .find(|k| k.kid == kid && k.alg.as_str() == alg)
@@ -246,6 +287,77 @@ pub fn verify<'a>(token: &str, keys: impl IntoIterator<Item = &'a SigningKey>) -
     }
     if !claims.is_object() {
         return Err(VerifyError::Malformed);
+    }
+    Ok(Decoded { header, claims })
+}
+
+/// Verifies a compact JWS against a published JWK Set (`{"keys": [...]}`), as a relying party
+/// does: the key is chosen by `kid` and must match the header's `alg`.
+pub fn verify_with_jwks(token: &str, jwks: &Value) -> Result<Decoded, VerifyError> {
+    let mut parts = token.split('.');
+    let (Some(h), Some(c), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(VerifyError::Malformed);
+    };
+    let decode_json = |part: &str| -> Result<Value, VerifyError> {
+        let bytes = B64
+            .decode(part.as_bytes())
+            .map_err(|_| VerifyError::Malformed)?;
+        serde_json::from_slice(&bytes).map_err(|_| VerifyError::Malformed)
+    };
+    let header = decode_json(h)?;
+    let claims = decode_json(c)?;
+    let sig = B64
+        .decode(s.as_bytes())
+        .map_err(|_| VerifyError::Malformed)?;
+    let kid = header
+        .get("kid")
+        .and_then(Value::as_str)
+        .ok_or(VerifyError::Malformed)?;
+    let alg = header
+        .get("alg")
+        .and_then(Value::as_str)
+        .ok_or(VerifyError::Malformed)?;
+    let jwk = jwks
+        .get("keys")
+        .and_then(Value::as_array)
+        .and_then(|keys| {
+            keys.iter()
+                .find(|k| k.get("kid").and_then(Value::as_str) == Some(kid))
+        })
+        .ok_or(VerifyError::UnknownKey)?;
+    let field = |name: &str| -> Result<Vec<u8>, VerifyError> {
+        let text = jwk
+            .get(name)
+            .and_then(Value::as_str)
+            .ok_or(VerifyError::Malformed)?;
+        B64.decode(text.as_bytes())
+            .map_err(|_| VerifyError::Malformed)
+    };
+    let signed = token[..h.len() + 1 + c.len()].as_bytes();
+    let ok = match (alg, jwk.get("kty").and_then(Value::as_str)) {
+        ("RS256", Some("RSA")) => signature::RsaPublicKeyComponents {
+            n: field("n")?,
+            e: field("e")?,
+        }
+        .verify(&signature::RSA_PKCS1_2048_8192_SHA256, signed, &sig)
+        .is_ok(),
+        ("ES256", Some("EC")) => {
+            let mut point = vec![4u8];
+            point.extend(field("x")?);
+            point.extend(field("y")?);
+            UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
+                .verify(signed, &sig)
+                .is_ok()
+        }
+        ("EdDSA", Some("OKP")) => UnparsedPublicKey::new(&signature::ED25519, field("x")?)
+            .verify(signed, &sig)
+            .is_ok(),
+        _ => return Err(VerifyError::UnknownKey),
+    };
+    if !ok {
+        return Err(VerifyError::BadSignature);
     }
     Ok(Decoded { header, claims })
 }
@@ -271,6 +383,12 @@ mod tests {
             tampered.replace_range(token.len() - 3.., "AAA");
             assert!(verify(&tampered, [&key]).is_err());
             let jwk = key.public_jwk();
+            let set = json!({ "keys": [jwk.clone()] });
+            assert_eq!(verify_with_jwks(&token, &set).unwrap().claims["sub"], "u1");
+            assert_eq!(
+                verify_with_jwks(&tampered, &set).unwrap_err(),
+                VerifyError::BadSignature
+            );
             assert_eq!(jwk["kid"], key.kid());
             assert_eq!(jwk["use"], "sig");
         }

@@ -15,5 +15,9 @@ pub const ACR_MULTI_FACTOR: &str = "urn:postern:acr:mfa";
 
 /// The `acr` value for a set of RFC 8176 `amr` values.
 pub fn acr_for(amr: &[String]) -> &'static str {
-    if amr.iter().any(|m| m == "mfa") { ACR_MULTI_FACTOR } else { ACR_SINGLE_FACTOR }
+    if amr.iter().any(|m| m == "mfa") {
+        ACR_MULTI_FACTOR
+    } else {
+        ACR_SINGLE_FACTOR
+    }
 }

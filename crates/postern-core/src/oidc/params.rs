@@ -27,7 +27,9 @@ impl std::fmt::Display for ParamError {
         match self {
             ParamError::InvalidEncoding => f.write_str("the parameters are not valid URL encoding"),
             ParamError::InvalidUtf8 => f.write_str("the parameters are not valid UTF-8"),
-            ParamError::Duplicate(name) => write!(f, "the parameter '{name}' appears more than once"),
+            ParamError::Duplicate(name) => {
+                write!(f, "the parameter '{name}' appears more than once")
+            }
             ParamError::TooMany => write!(f, "more than {MAX_PARAMS} parameters"),
             ParamError::TooLong(name) => write!(f, "the parameter '{name}' is too long"),
         }
@@ -73,7 +75,10 @@ impl Params {
 
     /// The value of `name`, if present and non-empty.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Names present.
@@ -138,16 +143,31 @@ mod tests {
         assert_eq!(p.get("b"), Some("hello world"));
         assert_eq!(p.get("c"), Some("AB"));
         assert_eq!(p.get("d"), None, "empty values count as omitted");
-        assert_eq!(Params::parse(b"a=1&a=2"), Err(ParamError::Duplicate("a".into())));
-        assert_eq!(Params::parse(b"a=&a=2"), Err(ParamError::Duplicate("a".into())));
+        assert_eq!(
+            Params::parse(b"a=1&a=2"),
+            Err(ParamError::Duplicate("a".into()))
+        );
+        assert_eq!(
+            Params::parse(b"a=&a=2"),
+            Err(ParamError::Duplicate("a".into()))
+        );
         assert_eq!(Params::parse(b"a=%ff"), Err(ParamError::InvalidUtf8));
         assert_eq!(Params::parse(b"a=%4"), Err(ParamError::InvalidEncoding));
         assert_eq!(Params::parse(b"a=%zz"), Err(ParamError::InvalidEncoding));
-        assert_eq!(Params::parse(&[b'a', b'=', 0xC3]), Err(ParamError::InvalidUtf8));
+        assert_eq!(
+            Params::parse(&[b'a', b'=', 0xC3]),
+            Err(ParamError::InvalidUtf8)
+        );
         let many: Vec<String> = (0..65).map(|i| format!("p{i}=1")).collect();
-        assert_eq!(Params::parse(many.join("&").as_bytes()), Err(ParamError::TooMany));
+        assert_eq!(
+            Params::parse(many.join("&").as_bytes()),
+            Err(ParamError::TooMany)
+        );
         let long = format!("a={}", "x".repeat(MAX_VALUE + 1));
-        assert_eq!(Params::parse(long.as_bytes()), Err(ParamError::TooLong("a".into())));
+        assert_eq!(
+            Params::parse(long.as_bytes()),
+            Err(ParamError::TooLong("a".into()))
+        );
         assert_eq!(p.unknown(&["a", "b", "c"]), None);
         assert_eq!(p.unknown(&["a"]), Some("b"));
     }
@@ -181,7 +201,13 @@ mod tests {
 
     fn enc(s: &str) -> String {
         s.bytes()
-            .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
             .collect()
     }
 }

@@ -30,7 +30,11 @@ pub struct AuthCode {
 
 impl AuthCode {
     pub fn authentication(&self) -> Authentication {
-        Authentication { user_id: self.user_id.clone(), auth_time: self.auth_time, amr: self.amr.clone() }
+        Authentication {
+            user_id: self.user_id.clone(),
+            auth_time: self.auth_time,
+            amr: self.amr.clone(),
+        }
     }
 
     /// The checks before redeeming (the single-use mark is the store's atomic update).
@@ -42,21 +46,36 @@ impl AuthCode {
         now: OffsetDateTime,
     ) -> Result<(), (ErrorCode, &'static str)> {
         if self.client_id != client_id {
-            return Err((ErrorCode::InvalidGrant, "the code was issued to another application"));
+            return Err((
+                ErrorCode::InvalidGrant,
+                "the code was issued to another application",
+            ));
         }
         if self.redeemed {
-            return Err((ErrorCode::CodeAlreadyRedeemed, "the code was already redeemed"));
+            return Err((
+                ErrorCode::CodeAlreadyRedeemed,
+                "the code was already redeemed",
+            ));
         }
         if now >= self.expires {
             return Err((ErrorCode::CodeExpired, "the code has expired"));
         }
         if redirect_uri != Some(self.redirect_uri.as_str()) {
-            return Err((ErrorCode::InvalidGrant, "redirect_uri does not match the authorization request"));
+            return Err((
+                ErrorCode::InvalidGrant,
+                "redirect_uri does not match the authorization request",
+            ));
         }
         match (&self.code_challenge, code_verifier) {
             (Some(challenge), Some(verifier)) if pkce::verify_s256(verifier, challenge) => Ok(()),
-            (Some(_), _) => Err((ErrorCode::PkceMismatch, "the code_verifier does not match the code_challenge")),
-            (None, Some(_)) => Err((ErrorCode::PkceMismatch, "a code_verifier was sent but no code_challenge was")),
+            (Some(_), _) => Err((
+                ErrorCode::PkceMismatch,
+                "the code_verifier does not match the code_challenge",
+            )),
+            (None, Some(_)) => Err((
+                ErrorCode::PkceMismatch,
+                "a code_verifier was sent but no code_challenge was",
+            )),
             (None, None) => Ok(()),
         }
     }
@@ -91,21 +110,34 @@ pub enum RefreshDecision {
 
 impl RefreshToken {
     pub fn authentication(&self) -> Authentication {
-        Authentication { user_id: self.user_id.clone(), auth_time: self.auth_time, amr: self.amr.clone() }
+        Authentication {
+            user_id: self.user_id.clone(),
+            auth_time: self.auth_time,
+            amr: self.amr.clone(),
+        }
     }
 
     pub fn decide(&self, client_id: &str, now: OffsetDateTime) -> RefreshDecision {
         if self.client_id != client_id {
-            return RefreshDecision::Refuse(ErrorCode::InvalidGrant, "the refresh token was issued to another application");
+            return RefreshDecision::Refuse(
+                ErrorCode::InvalidGrant,
+                "the refresh token was issued to another application",
+            );
         }
         if self.revoked {
-            return RefreshDecision::Refuse(ErrorCode::InvalidGrant, "the refresh token was revoked");
+            return RefreshDecision::Refuse(
+                ErrorCode::InvalidGrant,
+                "the refresh token was revoked",
+            );
         }
         if self.used {
             return RefreshDecision::ReuseDetected;
         }
         if now >= self.expires {
-            return RefreshDecision::Refuse(ErrorCode::CodeExpired, "the refresh token has expired");
+            return RefreshDecision::Refuse(
+                ErrorCode::CodeExpired,
+                "the refresh token has expired",
+            );
         }
         RefreshDecision::Rotate
     }
@@ -139,19 +171,54 @@ mod tests {
         let c = code();
         let t = OffsetDateTime::UNIX_EPOCH;
         let v = "v".repeat(43);
-        assert!(c.check_redeemable("hub", Some("https://hub/cb"), Some(&v), t).is_ok());
-        assert_eq!(c.check_redeemable("other", Some("https://hub/cb"), Some(&v), t).unwrap_err().0, ErrorCode::InvalidGrant);
-        assert_eq!(c.check_redeemable("hub", Some("https://hub/cb2"), Some(&v), t).unwrap_err().0, ErrorCode::InvalidGrant);
-        assert_eq!(c.check_redeemable("hub", Some("https://hub/cb"), None, t).unwrap_err().0, ErrorCode::PkceMismatch);
+        assert!(
+            c.check_redeemable("hub", Some("https://hub/cb"), Some(&v), t)
+                .is_ok()
+        );
         assert_eq!(
-            c.check_redeemable("hub", Some("https://hub/cb"), Some(&"w".repeat(43)), t).unwrap_err().0,
+            c.check_redeemable("other", Some("https://hub/cb"), Some(&v), t)
+                .unwrap_err()
+                .0,
+            ErrorCode::InvalidGrant
+        );
+        assert_eq!(
+            c.check_redeemable("hub", Some("https://hub/cb2"), Some(&v), t)
+                .unwrap_err()
+                .0,
+            ErrorCode::InvalidGrant
+        );
+        assert_eq!(
+            c.check_redeemable("hub", Some("https://hub/cb"), None, t)
+                .unwrap_err()
+                .0,
             ErrorCode::PkceMismatch
         );
         assert_eq!(
-            c.check_redeemable("hub", Some("https://hub/cb"), Some(&v), t + Duration::seconds(61)).unwrap_err().0,
+            c.check_redeemable("hub", Some("https://hub/cb"), Some(&"w".repeat(43)), t)
+                .unwrap_err()
+                .0,
+            ErrorCode::PkceMismatch
+        );
+        assert_eq!(
+            c.check_redeemable(
+                "hub",
+                Some("https://hub/cb"),
+                Some(&v),
+                t + Duration::seconds(61)
+            )
+            .unwrap_err()
+            .0,
             ErrorCode::CodeExpired
         );
-        let used = AuthCode { redeemed: true, ..code() };
-        assert_eq!(used.check_redeemable("hub", Some("https://hub/cb"), Some(&v), t).unwrap_err().0, ErrorCode::CodeAlreadyRedeemed);
+        let used = AuthCode {
+            redeemed: true,
+            ..code()
+        };
+        assert_eq!(
+            used.check_redeemable("hub", Some("https://hub/cb"), Some(&v), t)
+                .unwrap_err()
+                .0,
+            ErrorCode::CodeAlreadyRedeemed
+        );
     }
 }

@@ -1,0 +1,16 @@
+// Progressive enhancement only: every page works without this file.
+document.querySelectorAll("button.copy[data-copy]").forEach(function (button) {
+  var target = document.getElementById(button.getAttribute("data-copy"));
+  if (!target || !navigator.clipboard) { return; }
+  button.hidden = false;
+  button.addEventListener("click", function () {
+    var lines = [];
+    target.querySelectorAll("dt").forEach(function (dt) {
+      var dd = dt.nextElementSibling;
+      lines.push(dt.textContent + ": " + (dd ? dd.textContent : ""));
+    });
+    navigator.clipboard.writeText(lines.join("\n")).then(function () {
+      button.textContent = "Copied";
+    });
+  });
+});

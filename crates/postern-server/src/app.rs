@@ -1,0 +1,227 @@
+//! Starting and stopping the server: build the state from the configuration, bind, serve until
+//! asked to stop, and run the background jobs (key reload, purge of expired rows).
+
+use crate::config::Config;
+use crate::keys::KeyRing;
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
+use crate::state::{AppState, Inner};
+use postern_core::clock::Clock;
+use postern_core::credential::password::PasswordHasher;
+use postern_core::random::{OsRandom, Random};
+use postern_core::sealed::MasterKey;
+use postern_core::secret::hmac_sha256;
+use postern_core::softlock::LockoutPolicy;
+use postern_store::Store;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use tokio::sync::{Semaphore, oneshot};
+use tokio::task::JoinHandle;
+
+/// The server could not start; the message names what to fix.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StartError(pub String);
+
+impl From<postern_store::StoreError> for StartError {
+    fn from(e: postern_store::StoreError) -> Self {
+        StartError(e.to_string())
+    }
+}
+
+impl From<crate::keys::KeyRingError> for StartError {
+    fn from(e: crate::keys::KeyRingError) -> Self {
+        StartError(e.to_string())
+    }
+}
+
+/// Reads the master key from configuration, or from `<data_dir>/master.key`, creating it (mode
+/// 0600) on first start.
+pub fn load_master_key(
+    config: &Config,
+    rng: &dyn Random,
+) -> Result<(MasterKey, [u8; 32]), StartError> {
+    let decode = |text: &str, from: &str| -> Result<Vec<u8>, StartError> {
+        data_encoding::BASE64URL_NOPAD
+            .decode(text.trim().trim_end_matches('=').as_bytes())
+            .map_err(|_| StartError(format!("master_key ({from}) is not base64url")))
+    };
+    let bytes = match &config.master_key {
+        Some(text) => decode(text, "POSTERN_MASTER_KEY")?,
+        None => {
+            let path = config.data_dir.join("master.key");
+            if path.exists() {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| StartError(format!("cannot read {}: {e}", path.display())))?;
+                decode(&text, &path.display().to_string())?
+            } else {
+                let key = postern_core::random::bytes(rng, MasterKey::LEN);
+                write_private(&path, &data_encoding::BASE64URL_NOPAD.encode(&key))?;
+                key
+            }
+        }
+    };
+    let master = MasterKey::from_bytes(&bytes)
+        .ok_or_else(|| StartError("master_key must be 32 bytes".into()))?;
+    let mac_key = hmac_sha256(&bytes, b"postern/mac-key/v1");
+    Ok((master, mac_key))
+}
+
+fn write_private(path: &Path, text: &str) -> Result<(), StartError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| StartError(format!("cannot create {}: {e}", path.display())))?;
+    f.write_all(text.as_bytes())
+        .and_then(|()| f.sync_all())
+        .map_err(|e| StartError(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Opens the store the configuration points at (creating the data directory for SQLite).
+pub async fn open_store(config: &Config) -> Result<Store, StartError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        StartError(format!(
+            "data_dir: cannot create '{}': {e}",
+            config.data_dir.display()
+        ))
+    })?;
+    Ok(Store::connect(&config.database_url()).await?)
+}
+
+/// Builds the shared state.
+pub async fn build_state(
+    config: Config,
+    issuer: String,
+    clock: Arc<dyn Clock>,
+) -> Result<AppState, StartError> {
+    let rng: Arc<dyn Random> = Arc::new(OsRandom);
+    let store = open_store(&config).await?;
+    let (master, mac_key) = load_master_key(&config, &*rng)?;
+    let passwords = PasswordHasher::new(config.password, &*rng)
+        .ok_or_else(|| StartError("password: invalid Argon2id parameters".into()))?;
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let slots = config.password_concurrency.unwrap_or(cores);
+    let keys = KeyRing::default();
+    keys.load(&store, &master, &*rng, &*clock).await?;
+    let lockout = LockoutPolicy {
+        threshold: config.lockout.threshold,
+        base_lock: time::Duration::seconds(config.lockout.lock_seconds as i64),
+        max_lock: time::Duration::seconds(config.lockout.max_lock_seconds as i64),
+    };
+    let signin_rate = f64::from(config.limits.signin_per_minute);
+    let token_rate = f64::from(config.limits.token_per_second);
+    Ok(AppState(Arc::new(Inner {
+        signin_limiter: RateLimiter::new(signin_rate / 60.0, signin_rate),
+        token_limiter: RateLimiter::new(token_rate, token_rate),
+        config,
+        issuer,
+        store,
+        clock,
+        rng,
+        master: Arc::new(master),
+        keys,
+        passwords: Arc::new(passwords),
+        password_slots: Arc::new(Semaphore::new(slots)),
+        lockout,
+        mac_key,
+        metrics: Metrics::default(),
+    })))
+}
+
+/// A running server.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub issuer: String,
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+    jobs: JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Stops accepting, finishes in-flight requests, and closes the store.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+        self.jobs.abort();
+        self.state.store.close().await;
+    }
+
+    /// Waits until the server stops by itself (it does not, unless it fails).
+    pub async fn wait(mut self) -> std::io::Result<()> {
+        let r = (&mut self.task).await.unwrap_or(Ok(()));
+        self.jobs.abort();
+        r
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer)
+    }
+}
+
+/// Binds, builds the state and serves in the background. `shutdown` (if given) stops it too.
+pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServer, StartError> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| StartError(format!("listen: cannot listen on {}: {e}", config.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError(e.to_string()))?;
+    let issuer = config.issuer_for(addr);
+    let state = build_state(config, issuer.clone(), clock).await?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let app = crate::routes::router(state.clone());
+    let task = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = rx.await;
+        })
+        .await
+    });
+    let jobs = tokio::spawn(background_jobs(state.clone()));
+    Ok(RunningServer {
+        addr,
+        issuer,
+        state,
+        shutdown: Some(tx),
+        task,
+        jobs,
+    })
+}
+
+/// Reloads keys every minute (rotations made by `postern admin keys rotate` or another node) and
+/// purges expired rows every ten minutes.
+async fn background_jobs(state: AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    let mut n: u64 = 0;
+    loop {
+        tick.tick().await;
+        n += 1;
+        if let Err(e) = state
+            .keys
+            .load(&state.store, &state.master, &*state.rng, &*state.clock)
+            .await
+        {
+            tracing::warn!(error = %e, "reloading signing keys failed");
+        }
+        if n % 10 == 0 {
+            match state.store.purge_expired(state.clock.now()).await {
+                Ok(rows) if rows > 0 => tracing::info!(rows, "purged expired rows"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "purging expired rows failed"),
+            }
+        }
+    }
+}

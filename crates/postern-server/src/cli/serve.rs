@@ -1,0 +1,82 @@
+//! `postern serve [--demo]`.
+
+use crate::config::Config;
+use clap::Args;
+use postern_core::clock::SystemClock;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Public base URL of this server [default: http:// + the listen address].
+    #[arg(long, value_name = "URL")]
+    pub issuer: Option<String>,
+    /// Seed a demo organisation, student and learning-hub app, and run the demo hub on demo.listen.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+pub async fn run(config: Config, args: ServeArgs) -> Result<(), String> {
+    init_tracing(&config);
+    let demo_listen = config.demo.listen;
+    let server = crate::app::start(config, Arc::new(SystemClock))
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(issuer = %server.issuer, "Postern is listening on {}", server.addr);
+    println!("Postern is running at {}", server.issuer);
+    let demo = if args.demo {
+        let hub = crate::demo::start(&server.issuer, demo_listen).await?;
+        let seeded = crate::demo::seed(&server.state, &hub.url).await?;
+        println!();
+        println!("Demo learning hub: {}", hub.url);
+        println!("  Open it, choose \"Sign in with Postern\", and sign in as:");
+        println!("    username: {}", seeded.username);
+        println!("    password: {}", seeded.password);
+        println!("  (The demo student and the 'learning-hub' app are seeded only with --demo.)");
+        Some(hub)
+    } else {
+        None
+    };
+    println!("Stop with Ctrl+C.");
+    shutdown_signal().await;
+    println!("Shutting down…");
+    if let Some(hub) = demo {
+        hub.stop();
+    }
+    server.stop().await;
+    Ok(())
+}
+
+fn init_tracing(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("POSTERN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if config.log.format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,320 @@
+//! Configuration: defaults → TOML file (`--config`) → `POSTERN_*` environment variables (nested keys
+//! with `__`, e.g. `POSTERN_POLICY__MFA=when_registered`) → command-line flags. Built and validated
+//! once at start; invalid settings stop the start with a message naming the setting.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use postern_core::credential::password::PasswordParams;
+use postern_core::policy::MfaPolicy;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Every setting of the server and the admin commands.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Public base URL; default `http://` + the listen address.
+    pub issuer: Option<String>,
+    /// Holds the SQLite file and the master key.
+    pub data_dir: PathBuf,
+    /// `postgres://…` selects PostgreSQL; default SQLite in the data directory.
+    pub database_url: Option<String>,
+    /// The master key (32 bytes, base64url) sealing signing keys and secrets at rest. Default:
+    /// generated into `<data_dir>/master.key`. Every node of a PostgreSQL deployment needs the same.
+    pub master_key: Option<String>,
+    /// The organisation's name, shown on pages and used as TOTP issuer.
+    pub organisation: String,
+    pub policy: PolicyConfig,
+    pub lockout: LockoutConfig,
+    pub tokens: TokenConfig,
+    pub limits: LimitsConfig,
+    pub password: PasswordParams,
+    /// Concurrent password hashes (default: the number of cores).
+    pub password_concurrency: Option<usize>,
+    pub demo: DemoConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct PolicyConfig {
+    /// `required` (default) or `when_registered`.
+    pub mfa: MfaPolicy,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LockoutConfig {
+    /// Failed attempts before a lock.
+    pub threshold: u32,
+    /// First lock duration in seconds; doubles with each further lockout.
+    pub lock_seconds: u64,
+    /// Longest lock in seconds.
+    pub max_lock_seconds: u64,
+}
+
+impl Default for LockoutConfig {
+    fn default() -> Self {
+        Self {
+            threshold: 10,
+            lock_seconds: 60,
+            max_lock_seconds: 3600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TokenConfig {
+    pub code_seconds: i64,
+    pub id_token_seconds: i64,
+    pub access_token_seconds: i64,
+    pub refresh_token_days: i64,
+    /// How long a browser stays signed in (single sign-on).
+    pub session_hours: i64,
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        Self {
+            code_seconds: 60,
+            id_token_seconds: 3600,
+            access_token_seconds: 3600,
+            refresh_token_days: 30,
+            session_hours: 12,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LimitsConfig {
+    /// Sign-in form posts per minute per client address (a burst of the same size is allowed).
+    pub signin_per_minute: u32,
+    /// Token endpoint requests per second per client address.
+    pub token_per_second: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        // Generous: a whole school behind one NAT address signs in at 8 o'clock.
+        Self {
+            signin_per_minute: 600,
+            token_per_second: 200,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DemoConfig {
+    /// Where `serve --demo` runs the demo learning hub.
+    pub listen: SocketAddr,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: String,
+    /// A tracing filter, e.g. `info` or `postern_server=debug`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: "text".into(),
+            level: "info".into(),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            issuer: None,
+            data_dir: PathBuf::from("./postern-data"),
+            database_url: None,
+            master_key: None,
+            organisation: "Postern".into(),
+            policy: PolicyConfig::default(),
+            lockout: LockoutConfig::default(),
+            tokens: TokenConfig::default(),
+            limits: LimitsConfig::default(),
+            password: PasswordParams::default(),
+            password_concurrency: None,
+            demo: DemoConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// Flags that override everything else (only those given).
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+}
+
+/// A setting is invalid.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Loads defaults → file → environment → flags, then validates.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError(format!(
+                    "--config: the file '{}' does not exist",
+                    path.display()
+                )));
+            }
+            fig = fig.merge(Toml::file_exact(path));
+        }
+        fig = fig
+            .merge(Env::prefixed("POSTERN_").split("__"))
+            .merge(Serialized::defaults(overrides));
+        let config: Config = fig.extract().map_err(|e| ConfigError(describe(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that parse but make no sense.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |s: String| Err(ConfigError(s));
+        if let Some(issuer) = &self.issuer {
+            check_issuer(issuer).map_err(ConfigError)?;
+        }
+        if let Some(url) = &self.database_url
+            && !(url.starts_with("postgres://")
+                || url.starts_with("postgresql://")
+                || url.starts_with("sqlite:"))
+        {
+            return bad(format!(
+                "database_url (POSTERN_DATABASE_URL): '{}' is neither postgres://… nor sqlite:…",
+                redact_url(url)
+            ));
+        }
+        if !self.password.is_at_least_minimum() {
+            return bad("password: Argon2id parameters below the OWASP minimum (memory_kib ≥ 19456, iterations ≥ 2, parallelism ≥ 1)".into());
+        }
+        if self.lockout.threshold == 0 {
+            return bad("lockout.threshold must be at least 1".into());
+        }
+        if self.lockout.lock_seconds == 0
+            || self.lockout.max_lock_seconds < self.lockout.lock_seconds
+        {
+            return bad(
+                "lockout.lock_seconds must be positive and not above lockout.max_lock_seconds"
+                    .into(),
+            );
+        }
+        let t = &self.tokens;
+        if !(10..=600).contains(&t.code_seconds) {
+            return bad("tokens.code_seconds must be between 10 and 600".into());
+        }
+        if t.id_token_seconds < 60
+            || t.access_token_seconds < 60
+            || t.refresh_token_days < 1
+            || t.session_hours < 1
+        {
+            return bad("tokens: lifetimes are too short (id/access ≥ 60 s, refresh ≥ 1 day, session ≥ 1 hour)".into());
+        }
+        if self.limits.signin_per_minute == 0 || self.limits.token_per_second == 0 {
+            return bad("limits: rates must be at least 1".into());
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return bad(format!(
+                "log.format must be text or json, not '{}'",
+                self.log.format
+            ));
+        }
+        if self.password_concurrency == Some(0) {
+            return bad("password_concurrency must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// The issuer URL for a server bound to `bound` (no trailing slash).
+    pub fn issuer_for(&self, bound: SocketAddr) -> String {
+        match &self.issuer {
+            Some(i) => i.trim_end_matches('/').to_owned(),
+            None => format!("http://{bound}"),
+        }
+    }
+
+    /// The database URL: the configured one, or SQLite in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite:{}", self.data_dir.join("postern.db").display()),
+        }
+    }
+}
+
+fn check_issuer(issuer: &str) -> Result<(), String> {
+    let url = url::Url::parse(issuer)
+        .map_err(|e| format!("issuer (POSTERN_ISSUER): '{issuer}' is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "issuer (POSTERN_ISSUER): '{issuer}' must start with https:// (or http:// for testing)"
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "issuer (POSTERN_ISSUER): '{issuer}' must not have a query or fragment"
+        ));
+    }
+    Ok(())
+}
+
+/// Hides a password in a database URL.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("****"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn describe(e: figment::Error) -> String {
+    let mut out = Vec::new();
+    for err in e {
+        let path = err.path.join(".");
+        let source = err
+            .metadata
+            .as_ref()
+            .map(|m| format!(" (from {})", m.name))
+            .unwrap_or_default();
+        if path.is_empty() {
+            out.push(format!("{}{source}", err.kind));
+        } else {
+            out.push(format!("{path}: {}{source}", err.kind));
+        }
+    }
+    out.join("; ")
+}

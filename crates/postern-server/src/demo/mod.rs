@@ -1,0 +1,81 @@
+//! The demo: seeding a demo organisation (a student and the "learning-hub" app) and the demo
+//! learning hub itself — a small relying party on its own port that signs users in through Postern
+//! over real HTTP (code flow + PKCE S256), verifies the ID token against the JWKS, and shows the
+//! claims it received.
+
+mod hub;
+
+use crate::state::AppState;
+use postern_core::client::{Client, ClientKind};
+use postern_core::oidc::jws::SigningAlg;
+use postern_core::secret::SecretString;
+
+pub use hub::{DemoHub, start};
+
+/// The demo app's client id.
+pub const CLIENT_ID: &str = "learning-hub";
+pub const STUDENT: &str = "student";
+pub const STUDENT_PASSWORD: &str = "correct-horse-battery";
+
+/// What was seeded.
+pub struct Seeded {
+    pub username: String,
+    pub password: String,
+}
+
+/// Seeds the demo student and client; running it again changes nothing (but keeps the client's
+/// redirect URIs in step with the demo hub's address).
+pub async fn seed(state: &AppState, hub_base: &str) -> Result<Seeded, String> {
+    let store = &state.store;
+    let base = hub_base.trim_end_matches('/');
+    let redirects = vec![format!("{base}/callback")];
+    let post_logout = vec![format!("{base}/")];
+    match store
+        .find_client(CLIENT_ID)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        Some(c) if c.redirect_uris == redirects && c.post_logout_redirect_uris == post_logout => {}
+        Some(_) => {
+            store
+                .update_client_redirects(CLIENT_ID, &redirects, &post_logout)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        None => {
+            store
+                .create_client(&Client {
+                    id: CLIENT_ID.into(),
+                    name: "Learning Hub".into(),
+                    kind: ClientKind::Public,
+                    secret_hash: None,
+                    redirect_uris: redirects,
+                    post_logout_redirect_uris: post_logout,
+                    id_token_alg: SigningAlg::RS256,
+                    created: state.clock.now(),
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    if store
+        .find_user_by_username(STUDENT)
+        .await
+        .map_err(|e| e.to_string())?
+        .is_none()
+    {
+        crate::cli::create_user(
+            &state.config,
+            store,
+            STUDENT,
+            Some("student@northfield.example"),
+            Some("Demo Student"),
+            &SecretString::new(STUDENT_PASSWORD),
+        )
+        .await?;
+    }
+    Ok(Seeded {
+        username: STUDENT.into(),
+        password: STUDENT_PASSWORD.into(),
+    })
+}

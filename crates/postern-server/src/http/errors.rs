@@ -1,0 +1,112 @@
+//! The two faces of an error: OAuth JSON (as Entra shapes it: `error`, `error_description`,
+//! `error_codes`, `timestamp`, `trace_id`, `correlation_id`) and Postern's HTML error page. Both
+//! read the catalogue; nothing here decides a text of its own.
+
+use crate::pages::{self, ErrorView};
+use crate::state::AppState;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use postern_core::ErrorCode;
+use postern_core::clock::iso8601;
+use serde_json::json;
+use time::OffsetDateTime;
+
+/// Where an error happened: shown to users so the helpdesk can find it.
+#[derive(Debug, Clone)]
+pub struct ErrorContext {
+    pub request_id: String,
+    pub correlation_id: Option<String>,
+    pub timestamp: OffsetDateTime,
+}
+
+impl ErrorContext {
+    pub fn view(&self, code: ErrorCode, detail: Option<String>) -> ErrorView {
+        let info = code.info();
+        ErrorView {
+            code: info.code,
+            title: info.title.to_owned(),
+            user_action: info.user_action.to_owned(),
+            detail,
+            request_id: self.request_id.clone(),
+            correlation_id: self
+                .correlation_id
+                .clone()
+                .unwrap_or_else(|| self.request_id.clone()),
+            timestamp: iso8601(self.timestamp),
+        }
+    }
+}
+
+fn status(code: ErrorCode) -> StatusCode {
+    StatusCode::from_u16(code.info().http_status).unwrap_or(StatusCode::BAD_REQUEST)
+}
+
+/// The OAuth error body.
+pub fn oauth_body(code: ErrorCode, detail: &str, ctx: &ErrorContext) -> serde_json::Value {
+    let info = code.info();
+    let correlation = ctx
+        .correlation_id
+        .clone()
+        .unwrap_or_else(|| ctx.request_id.clone());
+    let ts = iso8601(ctx.timestamp);
+    json!({
+        "error": info.oauth_error,
+        "error_description": format!(
+            "POSTERN{}: {}: {detail}. Trace ID: {} Correlation ID: {correlation} Timestamp: {ts}",
+            info.code, info.title, ctx.request_id
+        ),
+        "error_codes": [info.code],
+        "timestamp": ts,
+        "trace_id": ctx.request_id,
+        "correlation_id": correlation,
+        "error_uri": format!("/error?code={}", info.code),
+    })
+}
+
+/// An OAuth JSON error response (token, userinfo, revocation, introspection).
+pub fn oauth_json(code: ErrorCode, detail: &str, ctx: &ErrorContext) -> Response {
+    let mut res = (status(code), axum::Json(oauth_body(code, detail, ctx))).into_response();
+    let headers = res.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if code == ErrorCode::InvalidClientSecret {
+        headers.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"postern\""),
+        );
+    }
+    if code == ErrorCode::InvalidToken {
+        headers.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer error=\"invalid_token\""),
+        );
+    }
+    res
+}
+
+/// Postern's error page. `detail` is shown to the user: pass only what is safe to show.
+pub fn page(
+    state: &AppState,
+    code: ErrorCode,
+    detail: Option<String>,
+    ctx: &ErrorContext,
+) -> Response {
+    let view = ctx.view(code, detail);
+    let mut res = pages::render(&pages::ErrorPage {
+        org: state.config.organisation.clone(),
+        e: view,
+    });
+    *res.status_mut() = status(code);
+    res
+}
+
+/// A failure of ours (the store, a bug): logged with the request id, shown as 50000.
+pub fn internal(state: &AppState, err: &dyn std::fmt::Display, ctx: &ErrorContext) -> Response {
+    tracing::error!(request_id = %ctx.request_id, error = %err, "internal error");
+    page(state, ErrorCode::ServerError, None, ctx)
+}
+
+/// Same as [`internal`] for JSON endpoints.
+pub fn internal_json(err: &dyn std::fmt::Display, ctx: &ErrorContext) -> Response {
+    tracing::error!(request_id = %ctx.request_id, error = %err, "internal error");
+    oauth_json(ErrorCode::ServerError, "an internal error occurred", ctx)
+}

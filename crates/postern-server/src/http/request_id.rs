@@ -1,0 +1,56 @@
+//! Request ids: every HTTP request gets one, in the tracing span, in the `x-request-id` response
+//! header and on every error page; metrics count every response here.
+
+use crate::state::AppState;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use std::net::SocketAddr;
+use tracing::Instrument;
+
+/// The id of the current request.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Who is calling: address and user agent (for the sign-in log).
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    pub ip: std::net::IpAddr,
+    pub user_agent: Option<String>,
+}
+
+/// Middleware: assigns the request id, records the span, sets security headers, counts the response.
+pub async fn assign(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let id = uuid_v4(&*state.rng);
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(512).collect());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    req.extensions_mut().insert(ClientInfo { ip, user_agent });
+    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
+    let mut res = next.run(req).instrument(span).await;
+    state.metrics.count_status(res.status().as_u16());
+    let headers = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        headers.insert("x-request-id", v);
+    }
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    res
+}
+
+fn uuid_v4(rng: &dyn postern_core::random::Random) -> String {
+    postern_core::random::uuid(rng)
+}

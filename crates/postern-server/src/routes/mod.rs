@@ -1,0 +1,61 @@
+//! The router: every path Postern answers, and the layers around them.
+
+pub mod oidc;
+pub mod ops;
+pub mod signin;
+
+use crate::http::request_id;
+use crate::state::AppState;
+use axum::Router;
+use axum::routing::{get, post};
+use std::time::Duration;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+/// Largest request body accepted (forms and token requests are small).
+pub const MAX_BODY: usize = 64 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(ops::home))
+        .route(
+            "/.well-known/openid-configuration",
+            get(oidc::discovery::configuration),
+        )
+        .route("/jwks", get(oidc::discovery::jwks))
+        .route(
+            "/authorize",
+            get(oidc::authorize::authorize).post(oidc::authorize::authorize),
+        )
+        .route("/token", post(oidc::token::token))
+        .route(
+            "/userinfo",
+            get(oidc::userinfo::userinfo).post(oidc::userinfo::userinfo),
+        )
+        .route("/revoke", post(oidc::revoke::revoke))
+        .route("/introspect", post(oidc::introspect::introspect))
+        .route(
+            "/logout",
+            get(oidc::logout::logout).post(oidc::logout::logout),
+        )
+        .route("/signin/{flow}", get(signin::show).post(signin::submit))
+        .route("/error", get(ops::explain))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/assets/postern.css", get(ops::css))
+        .route("/assets/postern.js", get(ops::js))
+        .fallback(ops::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            request_id::assign,
+        ))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .layer(CatchPanicLayer::new())
+        .with_state(state)
+}

@@ -1,0 +1,110 @@
+//! `/authorize`: validates the authorization request, then hands over to the sign-in service.
+//! Errors before the client and redirect URI are established show a page and never redirect.
+
+use crate::http::errors::{self, ErrorContext};
+use crate::http::{ClientInfo, RequestId, forms};
+use crate::signin::{self, log};
+use crate::state::AppState;
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, Method};
+use axum::response::Response;
+use postern_core::oidc::authorize::{self, AuthorizeError};
+use postern_core::random;
+use postern_core::signin_log::{SignInResult, StepResult};
+
+pub async fn authorize(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    Extension(info): Extension<ClientInfo>,
+    method: Method,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let now = state.clock.now();
+    let ctx = ErrorContext {
+        request_id: rid.0.clone(),
+        correlation_id: None,
+        timestamp: now,
+    };
+    let params = match forms::query_or_form(&method, query.as_deref(), &headers, &body) {
+        Ok(p) => p,
+        Err((code, detail)) => return errors::page(&state, code, Some(detail), &ctx),
+    };
+    let client = match params.get("client_id") {
+        Some(id) if id.len() <= 200 => match state.store.find_client(id).await {
+            Ok(c) => c,
+            Err(e) => return errors::internal(&state, &e, &ctx),
+        },
+        _ => None,
+    };
+    match authorize::validate(&params, |_| client) {
+        Ok((request, client)) => {
+            signin::begin(&state, request, &client, &headers, &rid, &info, None).await
+        }
+        Err(err) => {
+            let correlation_id = random::uuid(&*state.rng);
+            let ctx = ErrorContext {
+                correlation_id: Some(correlation_id.clone()),
+                ..ctx
+            };
+            let (code, detail) = match &err {
+                AuthorizeError::Page { code, detail }
+                | AuthorizeError::Redirect { code, detail, .. } => (*code, detail.clone()),
+            };
+            let logged = async {
+                log::open_raw(
+                    &state,
+                    &correlation_id,
+                    params.get("client_id"),
+                    None,
+                    &info,
+                    &rid.0,
+                    None,
+                )
+                .await?;
+                log::step(
+                    &state,
+                    &correlation_id,
+                    &rid.0,
+                    "authorize",
+                    StepResult::Failure,
+                    detail.clone(),
+                )
+                .await?;
+                log::finish(
+                    &state,
+                    &correlation_id,
+                    SignInResult::Failure,
+                    Some(code),
+                    Some(detail.clone()),
+                )
+                .await
+            }
+            .await;
+            if let Err(e) = logged {
+                return errors::internal(&state, &e, &ctx);
+            }
+            match err {
+                AuthorizeError::Page { code, detail } => {
+                    errors::page(&state, code, Some(detail), &ctx)
+                }
+                AuthorizeError::Redirect {
+                    redirect_uri,
+                    state: oauth_state,
+                    code,
+                    detail,
+                } => signin::redirect_error(
+                    &state,
+                    &redirect_uri,
+                    oauth_state.as_deref(),
+                    code,
+                    &detail,
+                    &ctx,
+                ),
+            }
+        }
+    }
+}

@@ -1,0 +1,332 @@
+//! The sign-in service: starting a sign-in from an authorization request, single sign-on,
+//! issuing the authorization code when a flow completes, and writing the sign-in log.
+//!
+//! Routes call these; the rules themselves live in `postern_core::flow` and `postern_core::oidc`.
+
+pub mod browser;
+pub mod log;
+
+use crate::http::errors::{self, ErrorContext};
+use crate::http::{ClientInfo, RequestId, cookies};
+use crate::state::AppState;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use postern_core::ErrorCode;
+use postern_core::client::Client;
+use postern_core::flow::{FLOW_LIFETIME, Flow, FlowState};
+use postern_core::oidc::authorize::{AuthorizeRequest, Prompt};
+use postern_core::oidc::claims::Authentication;
+use postern_core::oidc::token::AuthCode;
+use postern_core::random;
+use postern_core::secret::hash_token;
+use postern_core::session::SsoSession;
+use postern_core::signin_log::{SignInResult, StepResult};
+use postern_core::user::User;
+use time::Duration;
+
+/// Why a sign-in was restarted; shown as a short notice (fixed texts, never request input).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Restart {
+    Expired,
+    OtherWindow,
+    Finished,
+}
+
+impl Restart {
+    pub fn key(self) -> &'static str {
+        match self {
+            Restart::Expired => "expired",
+            Restart::OtherWindow => "other-window",
+            Restart::Finished => "finished",
+        }
+    }
+
+    /// The notice for a `?notice=` key.
+    pub fn notice(key: &str) -> Option<&'static str> {
+        Some(match key {
+            "expired" => {
+                "Your previous sign-in page had expired, so we started again. Nothing was lost."
+            }
+            "other-window" => {
+                "This sign-in was started in another browser or after your cookies were cleared, so we started again here."
+            }
+            "finished" => "That sign-in had already finished, so we started a new one.",
+            _ => return None,
+        })
+    }
+}
+
+/// The signed-in session of this browser, if valid and its user still enabled.
+pub async fn current_session(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<(SsoSession, User)>, postern_store::StoreError> {
+    let Some(token) = cookies::get(state, headers, cookies::SESSION) else {
+        return Ok(None);
+    };
+    let Some(session) = state.store.find_session(&hash_token(&token)).await? else {
+        return Ok(None);
+    };
+    if !session.is_valid(state.clock.now()) {
+        return Ok(None);
+    }
+    match state.store.find_user_by_id(&session.user_id).await? {
+        Some(user) if !user.disabled => Ok(Some((session, user))),
+        _ => Ok(None),
+    }
+}
+
+/// Starts (or, with a valid session, immediately completes) a sign-in for a validated request.
+pub async fn begin(
+    state: &AppState,
+    request: AuthorizeRequest,
+    client: &Client,
+    headers: &HeaderMap,
+    rid: &RequestId,
+    info: &ClientInfo,
+    restart: Option<Restart>,
+) -> Response {
+    let now = state.clock.now();
+    let correlation_id = random::uuid(&*state.rng);
+    let ctx = ErrorContext {
+        request_id: rid.0.clone(),
+        correlation_id: Some(correlation_id.clone()),
+        timestamp: now,
+    };
+    let session = match current_session(state, headers).await {
+        Ok(s) => s,
+        Err(e) => return errors::internal(state, &e, &ctx),
+    };
+    let usable = session.as_ref().filter(|(s, _)| {
+        request.prompt != Prompt::Login && s.satisfies_max_age(request.max_age, now)
+    });
+
+    if let Some((session, user)) = usable {
+        let auth = Authentication {
+            user_id: user.id.clone(),
+            auth_time: session.auth_time,
+            amr: session.amr.clone(),
+        };
+        let result = async {
+            log::open(state, &correlation_id, client, info, &rid.0, Some(user)).await?;
+            log::step(
+                state,
+                &correlation_id,
+                &rid.0,
+                "sso_session",
+                StepResult::Success,
+                format!(
+                    "signed in by the existing single sign-on session (authenticated at {})",
+                    postern_core::clock::iso8601(session.auth_time)
+                ),
+            )
+            .await?;
+            let url = issue_code(state, &request, &auth, &correlation_id).await?;
+            log::finish(state, &correlation_id, SignInResult::Success, None, None).await?;
+            Ok::<_, postern_store::StoreError>(url)
+        }
+        .await;
+        return match result {
+            Ok(url) => {
+                crate::metrics::Metrics::inc(&state.metrics.signin_success);
+                redirect(&url)
+            }
+            Err(e) => errors::internal(state, &e, &ctx),
+        };
+    }
+
+    if request.prompt == Prompt::None {
+        let reason = if session.is_some() {
+            "prompt=none, but the session's authentication is older than max_age"
+        } else {
+            "prompt=none, but this browser has no valid sign-in session"
+        };
+        let logged = async {
+            log::open(state, &correlation_id, client, info, &rid.0, None).await?;
+            log::step(
+                state,
+                &correlation_id,
+                &rid.0,
+                "authorize",
+                StepResult::Failure,
+                reason.to_owned(),
+            )
+            .await?;
+            log::finish(
+                state,
+                &correlation_id,
+                SignInResult::Failure,
+                Some(ErrorCode::LoginRequired),
+                Some(reason.to_owned()),
+            )
+            .await
+        }
+        .await;
+        if let Err(e) = logged {
+            return errors::internal(state, &e, &ctx);
+        }
+        return redirect_error(
+            state,
+            &request.redirect_uri,
+            request.state.as_deref(),
+            ErrorCode::LoginRequired,
+            reason,
+            &ctx,
+        );
+    }
+
+    // A fresh sign-in: a flow bound to this browser.
+    let (browser, set_browser) = browser::id(state, headers);
+    let mut request = request;
+    if request.login_hint.is_none()
+        && let Some((_, user)) = &session
+    {
+        request.login_hint = Some(user.username.clone());
+    }
+    let flow = Flow {
+        id: random::token(&*state.rng, 24),
+        correlation_id: correlation_id.clone(),
+        browser_hash: hash_token(&browser),
+        request,
+        client_name: client.name.clone(),
+        state: FlowState::Password,
+        csrf: random::token(&*state.rng, 24),
+        created: now,
+        expires: now + FLOW_LIFETIME,
+    };
+    let created = async {
+        state.store.create_flow(&flow).await?;
+        log::open(state, &correlation_id, client, info, &rid.0, None).await?;
+        let detail = match restart {
+            None => format!("sign-in started for '{}'", client.name),
+            Some(r) => format!("sign-in restarted for '{}' ({})", client.name, r.key()),
+        };
+        log::step(
+            state,
+            &correlation_id,
+            &rid.0,
+            "authorize",
+            StepResult::Info,
+            detail,
+        )
+        .await
+    }
+    .await;
+    if let Err(e) = created {
+        return errors::internal(state, &e, &ctx);
+    }
+    let mut location = format!("/signin/{}", flow.id);
+    if let Some(r) = restart {
+        location.push_str(&format!("?notice={}", r.key()));
+    }
+    let mut res = redirect(&location);
+    if let Some(cookie) = set_browser {
+        res.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    res
+}
+
+/// Stores a new authorization code and returns the redirect URL that carries it.
+pub async fn issue_code(
+    state: &AppState,
+    request: &AuthorizeRequest,
+    auth: &Authentication,
+    correlation_id: &str,
+) -> Result<String, postern_store::StoreError> {
+    let now = state.clock.now();
+    let code = random::token(&*state.rng, 32);
+    state
+        .store
+        .create_auth_code(&AuthCode {
+            code_hash: hash_token(&code),
+            family_id: random::uuid(&*state.rng),
+            client_id: request.client_id.clone(),
+            redirect_uri: request.redirect_uri.clone(),
+            user_id: auth.user_id.clone(),
+            scope: request.scope.clone(),
+            nonce: request.nonce.clone(),
+            code_challenge: request.code_challenge.clone(),
+            auth_time: auth.auth_time,
+            amr: auth.amr.clone(),
+            correlation_id: correlation_id.to_owned(),
+            expires: now + Duration::seconds(state.config.tokens.code_seconds),
+            redeemed: false,
+        })
+        .await?;
+    let mut pairs = vec![("code", code.as_str())];
+    if let Some(s) = &request.state {
+        pairs.push(("state", s));
+    }
+    pairs.push(("iss", &state.issuer));
+    Ok(append_query(&request.redirect_uri, &pairs))
+}
+
+/// Creates a new single sign-on session for `auth` and returns the cookie that carries it.
+pub async fn create_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    auth: &Authentication,
+) -> Result<HeaderValue, postern_store::StoreError> {
+    let now = state.clock.now();
+    if let Some(old) = cookies::get(state, headers, cookies::SESSION) {
+        state.store.delete_session(&hash_token(&old)).await?;
+    }
+    let token = random::token(&*state.rng, 32);
+    state
+        .store
+        .create_session(&SsoSession {
+            id_hash: hash_token(&token),
+            user_id: auth.user_id.clone(),
+            auth_time: auth.auth_time,
+            amr: auth.amr.clone(),
+            created: now,
+            expires: now + Duration::hours(state.config.tokens.session_hours),
+        })
+        .await?;
+    Ok(cookies::set(state, cookies::SESSION, &token, None))
+}
+
+/// Redirects the browser to the application with an OAuth error.
+pub fn redirect_error(
+    state: &AppState,
+    redirect_uri: &str,
+    oauth_state: Option<&str>,
+    code: ErrorCode,
+    detail: &str,
+    ctx: &ErrorContext,
+) -> Response {
+    let body = errors::oauth_body(code, detail, ctx);
+    let description = body["error_description"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let mut pairs = vec![
+        ("error", code.info().oauth_error),
+        ("error_description", description.as_str()),
+    ];
+    if let Some(s) = oauth_state {
+        pairs.push(("state", s));
+    }
+    pairs.push(("iss", &state.issuer));
+    redirect(&append_query(redirect_uri, &pairs))
+}
+
+/// A 303 redirect that is never cached.
+pub fn redirect(location: &str) -> Response {
+    let mut res = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// Appends query parameters to a URI that may already have a query.
+pub fn append_query(uri: &str, pairs: &[(&str, &str)]) -> String {
+    let encoded: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    let sep = if uri.contains('?') { '&' } else { '?' };
+    format!("{uri}{sep}{encoded}")
+}

@@ -1,0 +1,353 @@
+//! Test support: boots the real server in-process on port 0 (SQLite in a temp dir, or a fresh
+//! PostgreSQL database), with a clock the tests move instead of sleeping, and a cookie-keeping
+//! HTTP "browser" that does not follow redirects so every hop can be checked.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use postern_core::client::{Client, ClientKind};
+use postern_core::clock::{Clock, ManualClock};
+use postern_core::oidc::jws::SigningAlg;
+use postern_core::random::{self, OsRandom};
+use postern_core::secret::{SecretString, hash_token};
+use postern_core::user::User;
+use postern_server::app::{RunningServer, start};
+use postern_server::config::Config;
+pub use postern_store::Backend;
+use postern_store::testing::TestDatabase;
+pub mod webdriver;
+use postern_store::Store;
+use std::sync::Arc;
+
+/// Runs an async test body once per backend, as `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::common::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::common::Backend::Postgres).await
+            }
+        }
+    )*};
+}
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestServer {
+    pub server: RunningServer,
+    pub clock: Arc<ManualClock>,
+    pub config: Config,
+    db: Option<TestDatabase>,
+    data_dir: std::path::PathBuf,
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> TestServer {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let db = TestDatabase::create(backend).await;
+        let data_dir =
+            std::env::temp_dir().join(format!("postern-test-{}", random::token(&OsRandom, 9)));
+        std::fs::create_dir_all(&data_dir).unwrap();
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: data_dir.clone(),
+            database_url: Some(db.url.clone()),
+            ..Config::default()
+        };
+        config.limits.signin_per_minute = 100_000;
+        config.limits.token_per_second = 100_000;
+        tweak(&mut config);
+        let clock = Arc::new(ManualClock::new());
+        let server = start(config.clone(), clock.clone())
+            .await
+            .expect("the server starts");
+        TestServer {
+            server,
+            clock,
+            config,
+            db: Some(db),
+            data_dir,
+        }
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.server.issuer
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        self.server.url(path)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.server.state.store
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
+    }
+
+    pub fn advance(&self, by: time::Duration) {
+        self.clock.advance(by);
+    }
+
+    pub async fn create_user(&self, username: &str) -> User {
+        postern_server::cli::create_user(
+            &self.config,
+            self.store(),
+            username,
+            Some(&format!("{username}@school.example")),
+            Some(&format!("{username} Example")),
+            &SecretString::new(PASSWORD),
+        )
+        .await
+        .unwrap()
+    }
+
+    /// Registers a client; returns it with its secret (None for public clients).
+    pub async fn create_client(
+        &self,
+        kind: ClientKind,
+        alg: SigningAlg,
+    ) -> (Client, Option<String>) {
+        let secret = (kind == ClientKind::Confidential).then(|| random::token(&OsRandom, 32));
+        let id = random::uuid(&OsRandom);
+        let client = Client {
+            id: id.clone(),
+            name: format!("App {}", &id[..8]),
+            kind,
+            secret_hash: secret.as_deref().map(hash_token),
+            redirect_uris: vec!["http://127.0.0.1:9/callback".into()],
+            post_logout_redirect_uris: vec!["http://127.0.0.1:9/signed-out".into()],
+            id_token_alg: alg,
+            created: self.clock.now(),
+        };
+        self.store().create_client(&client).await.unwrap();
+        (client, secret)
+    }
+
+    pub async fn stop(mut self) {
+        self.server.stop().await;
+        if let Some(db) = self.db.take() {
+            db.drop_database().await;
+        }
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+/// Where a browser ends up after following Postern's redirects.
+#[derive(Debug)]
+pub enum Landing {
+    /// A Postern page.
+    Page {
+        status: u16,
+        url: String,
+        body: String,
+        request_id: String,
+    },
+    /// A redirect out of Postern (to the application).
+    App(String),
+}
+
+impl Landing {
+    pub fn app_url(&self) -> &str {
+        match self {
+            Landing::App(u) => u,
+            other => panic!("expected a redirect to the app, got {other:?}"),
+        }
+    }
+
+    pub fn page(&self) -> (&str, &str) {
+        match self {
+            Landing::Page { url, body, .. } => (url, body),
+            other => panic!("expected a Postern page, got {other:?}"),
+        }
+    }
+
+    pub fn body(&self) -> &str {
+        self.page().1
+    }
+}
+
+/// A browser: keeps cookies, sends Origin and Sec-Fetch-Site like a real one, follows redirects
+/// itself.
+pub struct Browser {
+    pub http: reqwest::Client,
+    issuer: String,
+}
+
+impl Browser {
+    pub fn new(server: &TestServer) -> Browser {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Browser {
+            http,
+            issuer: server.issuer().to_owned(),
+        }
+    }
+
+    /// GETs `url` and follows redirects while they stay on Postern.
+    pub async fn open(&self, url: &str) -> Landing {
+        let res = self.http.get(url).send().await.unwrap();
+        self.land(res).await
+    }
+
+    /// POSTs a form (as a same-origin page would) and follows redirects within Postern.
+    pub async fn submit(&self, url: &str, form: &[(&str, &str)]) -> Landing {
+        let res = self
+            .http
+            .post(url)
+            .header("origin", &self.issuer)
+            .header("sec-fetch-site", "same-origin")
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.land(res).await
+    }
+
+    async fn land(&self, mut res: reqwest::Response) -> Landing {
+        for _ in 0..10 {
+            let status = res.status().as_u16();
+            if (300..400).contains(&status) {
+                let loc = res.headers()["location"].to_str().unwrap().to_owned();
+                let next = if loc.starts_with('/') {
+                    format!("{}{loc}", self.issuer)
+                } else {
+                    loc
+                };
+                if !next.starts_with(&self.issuer) {
+                    return Landing::App(next);
+                }
+                res = self.http.get(&next).send().await.unwrap();
+                continue;
+            }
+            let url = res.url().to_string();
+            let request_id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+            let body = res.text().await.unwrap();
+            return Landing::Page {
+                status,
+                url,
+                body,
+                request_id,
+            };
+        }
+        panic!("redirect loop");
+    }
+
+    /// Opens `authorize_url`, fills the sign-in form and returns where it lands.
+    pub async fn sign_in(&self, authorize_url: &str, username: &str, password: &str) -> Landing {
+        let landing = self.open(authorize_url).await;
+        let (url, body) = landing.page();
+        assert!(
+            url.contains("/signin/"),
+            "expected the sign-in page, got {url}"
+        );
+        self.submit_password(body, username, password).await
+    }
+
+    /// Fills the sign-in form found in `body`.
+    pub async fn submit_password(&self, body: &str, username: &str, password: &str) -> Landing {
+        let action = format!("{}{}", self.issuer, attr(body, "action").expect("a form"));
+        let csrf = hidden(body, "csrf").expect("a csrf field");
+        self.submit(
+            &action,
+            &[
+                ("csrf", &csrf),
+                ("username", username),
+                ("password", password),
+            ],
+        )
+        .await
+    }
+}
+
+/// The value of the first `NAME="…"` attribute.
+pub fn attr(body: &str, name: &str) -> Option<String> {
+    let key = format!("{name}=\"");
+    let start = body.find(&key)? + key.len();
+    let end = body[start..].find('"')? + start;
+    Some(
+        body[start..end]
+            .replace("&#x2f;", "/")
+            .replace("&#47;", "/"),
+    )
+}
+
+/// The value of a hidden input.
+pub fn hidden(body: &str, name: &str) -> Option<String> {
+    let key = format!("name=\"{name}\" value=\"");
+    let start = body.find(&key)? + key.len();
+    let end = body[start..].find('"')? + start;
+    Some(body[start..end].to_owned())
+}
+
+/// A query parameter of a URL.
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    url::Url::parse(url)
+        .ok()?
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// An authorization URL for `client` with PKCE; returns (url, verifier, state, nonce).
+pub fn authorize_url(
+    server: &TestServer,
+    client: &Client,
+    extra: &[(&str, &str)],
+) -> (String, String, String, String) {
+    let verifier = random::token(&OsRandom, 32);
+    let state = random::token(&OsRandom, 8);
+    let nonce = random::token(&OsRandom, 8);
+    let challenge = postern_core::oidc::pkce::challenge_s256(&verifier);
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    q.append_pair("response_type", "code")
+        .append_pair("client_id", &client.id)
+        .append_pair("redirect_uri", &client.redirect_uris[0])
+        .append_pair("scope", "openid profile email")
+        .append_pair("state", &state)
+        .append_pair("nonce", &nonce)
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256");
+    for (k, v) in extra {
+        q.append_pair(k, v);
+    }
+    (
+        format!("{}/authorize?{}", server.issuer(), q.finish()),
+        verifier,
+        state,
+        nonce,
+    )
+}
+
+/// Redeems a code with a confidential client's Basic credentials (or as a public client).
+pub async fn redeem(
+    server: &TestServer,
+    client: &Client,
+    secret: Option<&str>,
+    code: &str,
+    verifier: &str,
+) -> reqwest::Response {
+    let http = reqwest::Client::new();
+    let mut req = http.post(server.url("/token"));
+    let mut form = vec![
+        ("grant_type", "authorization_code".to_owned()),
+        ("code", code.to_owned()),
+        ("redirect_uri", client.redirect_uris[0].clone()),
+        ("code_verifier", verifier.to_owned()),
+    ];
+    match secret {
+        Some(s) => req = req.basic_auth(&client.id, Some(s)),
+        None => form.push(("client_id", client.id.clone())),
+    }
+    req.form(&form).send().await.unwrap()
+}

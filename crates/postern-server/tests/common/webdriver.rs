@@ -1,0 +1,230 @@
+//! A small W3C WebDriver client for Debian's chromedriver and headless Chromium: enough to open
+//! pages, find elements by their visible labels, type, click and read what a person would see.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::{Value, json};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+pub struct Driver {
+    child: Child,
+    base: String,
+    session: String,
+    http: reqwest::Client,
+    profile: std::path::PathBuf,
+}
+
+fn find_binary(candidates: &[&str]) -> Option<String> {
+    candidates
+        .iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .map(|p| (*p).to_owned())
+}
+
+impl Driver {
+    /// Starts chromedriver and a headless Chromium session.
+    pub async fn start() -> Driver {
+        let driver = find_binary(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"])
+            .expect("chromedriver is missing: `apt-get install chromium chromium-driver` (.ci/run does this)");
+        let chromium = find_binary(&["/usr/bin/chromium", "/usr/lib/chromium/chromium"])
+            .expect("chromium is missing");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(res) = http.get(format!("{base}/status")).send().await
+                && res.status().is_success()
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let profile = std::env::temp_dir().join(format!("postern-chromium-{port}"));
+        let caps = json!({ "capabilities": { "alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--no-first-run", "--disable-quic", "--window-size=1000,900",
+                    format!("--user-data-dir={}", profile.display())]
+            }
+        }}});
+        let res: Value = http
+            .post(format!("{base}/session"))
+            .json(&caps)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let session = res["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {res}"))
+            .to_owned();
+        Driver {
+            child,
+            base,
+            session,
+            http,
+            profile,
+        }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let mut req = self.http.request(method, url);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res: Value = req.send().await.unwrap().json().await.unwrap();
+        res["value"].clone()
+    }
+
+    pub async fn goto(&self, url: &str) {
+        self.call(reqwest::Method::POST, "/url", Some(json!({ "url": url })))
+            .await;
+    }
+
+    pub async fn current_url(&self) -> String {
+        self.call(reqwest::Method::GET, "/url", None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    pub async fn source(&self) -> String {
+        self.call(reqwest::Method::GET, "/source", None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Finds one element by XPath, waiting up to 10 s for it to appear.
+    pub async fn find(&self, xpath: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let v = self
+                .call(
+                    reqwest::Method::POST,
+                    "/element",
+                    Some(json!({ "using": "xpath", "value": xpath })),
+                )
+                .await;
+            if let Some(id) = v.get(ELEMENT).and_then(Value::as_str) {
+                return id.to_owned();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no element {xpath}; page: {}",
+                self.source().await
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The input that the label with this visible text points at.
+    pub async fn field_labelled(&self, label: &str) -> String {
+        let l = self
+            .find(&format!("//label[normalize-space()='{label}']"))
+            .await;
+        let target = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/element/{l}/attribute/for"),
+                None,
+            )
+            .await;
+        self.find(&format!(
+            "//*[@id='{}']",
+            target.as_str().expect("the label names its field")
+        ))
+        .await
+    }
+
+    pub async fn type_into(&self, element: &str, text: &str) {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/value"),
+            Some(json!({ "text": text })),
+        )
+        .await;
+    }
+
+    pub async fn click(&self, element: &str) {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/click"),
+            Some(json!({})),
+        )
+        .await;
+    }
+
+    pub async fn text(&self, element: &str) -> String {
+        self.call(
+            reqwest::Method::GET,
+            &format!("/element/{element}/text"),
+            None,
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+    }
+
+    /// Waits until the page's visible text contains `needle`.
+    pub async fn wait_for_text(&self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let body = self.find("//body").await;
+            if self.text(&body).await.contains(needle) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "'{needle}' never appeared; page: {}",
+                self.source().await
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Saves a PNG screenshot (for people reviewing a failure).
+    pub async fn screenshot(&self, path: &std::path::Path) {
+        let b64 = self.call(reqwest::Method::GET, "/screenshot", None).await;
+        if let Some(data) = b64
+            .as_str()
+            .and_then(|s| data_encoding::BASE64.decode(s.as_bytes()).ok())
+        {
+            let _ = std::fs::write(path, data);
+        }
+    }
+
+    pub async fn quit(mut self) {
+        let _ = self
+            .http
+            .delete(format!("{}/session/{}", self.base, self.session))
+            .send()
+            .await;
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}

@@ -1,0 +1,274 @@
+//! The sign-in log: one summary row per sign-in (`signins`, keyed by correlation id), the request
+//! ids that took part (`signin_requests`, so a helpdesk can paste either id), and the numbered
+//! steps (`signin_steps`).
+//!
+//! Nothing secret is written here; the domain words each step. The log has no foreign keys to
+//! accounts or clients: it must record attempts with unknown usernames and applications too.
+
+use crate::rows::{conflict_as, get_opt_i64, get_opt_text, get_text, get_time, is_unique_violation, ms};
+use crate::{Result, SignInUpdate, Store, StoreError};
+use postern_core::signin_log::{SignInEntry, SignInResult, SignInStep, StepResult};
+use postern_proto::ErrorCode;
+use sqlx::any::AnyRow;
+use std::collections::HashMap;
+
+/// How often an append retries after another node took the same step number.
+const APPEND_ATTEMPTS: usize = 8;
+
+fn entry_from_row(row: &AnyRow) -> Result<SignInEntry> {
+    let result = get_text(row, "result")?;
+    let error_code = match get_opt_i64(row, "error_code")? {
+        None => None,
+        Some(n) => Some(
+            u32::try_from(n)
+                .ok()
+                .and_then(ErrorCode::from_code)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown error code {n}")))?,
+        ),
+    };
+    Ok(SignInEntry {
+        correlation_id: get_text(row, "correlation_id")?,
+        started: get_time(row, "started_ms")?,
+        updated: get_time(row, "updated_ms")?,
+        user_id: get_opt_text(row, "user_id")?,
+        username: get_opt_text(row, "username")?,
+        client_id: get_opt_text(row, "client_id")?,
+        client_name: get_opt_text(row, "client_name")?,
+        ip: get_opt_text(row, "ip")?,
+        user_agent: get_opt_text(row, "user_agent")?,
+        result: SignInResult::parse(&result)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown sign-in result '{result}'")))?,
+        error_code,
+        failure_reason: get_opt_text(row, "failure_reason")?,
+        request_ids: Vec::new(),
+        steps: Vec::new(),
+    })
+}
+
+fn step_from_row(row: &AnyRow) -> Result<SignInStep> {
+    let result = get_text(row, "result")?;
+    Ok(SignInStep {
+        time: get_time(row, "time_ms")?,
+        request_id: get_text(row, "request_id")?,
+        method: get_text(row, "method")?,
+        result: StepResult::parse(&result)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown step result '{result}'")))?,
+        detail: get_text(row, "detail")?,
+    })
+}
+
+fn error_code_value(code: Option<ErrorCode>) -> Option<i64> {
+    code.map(|c| i64::from(c.code()))
+}
+
+impl Store {
+    /// Opens a log entry, with the request ids and steps it already has.
+    pub async fn create_signin(&self, e: &SignInEntry) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO signins (correlation_id, started_ms, updated_ms, user_id, username, client_id,
+                                  client_name, ip, user_agent, result, error_code, failure_reason)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(&e.correlation_id)
+        .bind(ms(e.started))
+        .bind(ms(e.updated))
+        .bind(&e.user_id)
+        .bind(&e.username)
+        .bind(&e.client_id)
+        .bind(&e.client_name)
+        .bind(&e.ip)
+        .bind(&e.user_agent)
+        .bind(e.result.as_str())
+        .bind(error_code_value(e.error_code))
+        .bind(&e.failure_reason)
+        .execute(&mut *tx)
+        .await
+        .map_err(|err| conflict_as(err, || format!("sign-in '{}'", e.correlation_id)))?;
+        let step_requests = e.steps.iter().map(|s| &s.request_id);
+        for (i, request_id) in (0_i64..).zip(e.request_ids.iter().chain(step_requests)) {
+            sqlx::query(
+                "INSERT INTO signin_requests (request_id, correlation_id, seq) VALUES ($1, $2, $3)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(request_id)
+            .bind(&e.correlation_id)
+            .bind(i + 1)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (seq, step) in (1_i64..).zip(&e.steps) {
+            sqlx::query(
+                "INSERT INTO signin_steps (correlation_id, seq, time_ms, request_id, method, result, detail)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&e.correlation_id)
+            .bind(seq)
+            .bind(ms(step.time))
+            .bind(&step.request_id)
+            .bind(&step.method)
+            .bind(step.result.as_str())
+            .bind(&step.detail)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records that a request took part in a sign-in (once; repeats are ignored).
+    pub async fn add_signin_request(&self, correlation_id: &str, request_id: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO signin_requests (request_id, correlation_id, seq)
+             SELECT $1, $2, COALESCE(MAX(seq), 0) + 1 FROM signin_requests WHERE correlation_id = $2
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(request_id)
+        .bind(correlation_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Appends a step with the next number of its sign-in, and records its request id. Two nodes
+    /// appending at once may pick the same number: the loser of the primary key retries.
+    pub async fn append_signin_step(&self, correlation_id: &str, step: &SignInStep) -> Result<()> {
+        let mut attempt = 1;
+        loop {
+            let inserted = sqlx::query(
+                "INSERT INTO signin_steps (correlation_id, seq, time_ms, request_id, method, result, detail)
+                 SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6
+                 FROM signin_steps WHERE correlation_id = $1",
+            )
+            .bind(correlation_id)
+            .bind(ms(step.time))
+            .bind(&step.request_id)
+            .bind(&step.method)
+            .bind(step.result.as_str())
+            .bind(&step.detail)
+            .execute(&self.pool)
+            .await;
+            match inserted {
+                Ok(_) => break,
+                Err(e) if is_unique_violation(&e) && attempt < APPEND_ATTEMPTS => {
+                    attempt += 1;
+                    tokio::task::yield_now().await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.add_signin_request(correlation_id, &step.request_id).await
+    }
+
+    /// Updates the summary. `user_id` and `username` are only overwritten when given; the result,
+    /// error code and failure reason always are.
+    pub async fn update_signin(&self, correlation_id: &str, u: &SignInUpdate) -> Result<()> {
+        sqlx::query(
+            "UPDATE signins SET updated_ms = $1, user_id = COALESCE($2, user_id),
+                                username = COALESCE($3, username), result = $4, error_code = $5,
+                                failure_reason = $6
+             WHERE correlation_id = $7",
+        )
+        .bind(ms(u.updated))
+        .bind(&u.user_id)
+        .bind(&u.username)
+        .bind(u.result.as_str())
+        .bind(error_code_value(u.error_code))
+        .bind(&u.failure_reason)
+        .bind(correlation_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The entry for a correlation id, or for any request id recorded with it; with its request
+    /// ids (in the order recorded) and steps (in order).
+    pub async fn find_signin(&self, id: &str) -> Result<Option<SignInEntry>> {
+        let row = sqlx::query(
+            "SELECT correlation_id, started_ms, updated_ms, user_id, username, client_id, client_name,
+                    ip, user_agent, result, error_code, failure_reason
+             FROM signins
+             WHERE correlation_id = $1
+                OR correlation_id IN (SELECT correlation_id FROM signin_requests WHERE request_id = $1)
+             ORDER BY CASE WHEN correlation_id = $1 THEN 0 ELSE 1 END
+             LIMIT 1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut entry = entry_from_row(&row)?;
+        entry.request_ids = sqlx::query(
+            "SELECT request_id FROM signin_requests WHERE correlation_id = $1 ORDER BY seq, request_id",
+        )
+        .bind(&entry.correlation_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| get_text(r, "request_id"))
+        .collect::<Result<_>>()?;
+        entry.steps = sqlx::query(
+            "SELECT time_ms, request_id, method, result, detail
+             FROM signin_steps WHERE correlation_id = $1 ORDER BY seq",
+        )
+        .bind(&entry.correlation_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(step_from_row)
+        .collect::<Result<_>>()?;
+        Ok(Some(entry))
+    }
+
+    /// The `limit` most recently started sign-ins, newest first, with request ids and steps.
+    pub async fn list_signins(&self, limit: i64) -> Result<Vec<SignInEntry>> {
+        let limit = limit.max(0);
+        let mut entries: Vec<SignInEntry> = sqlx::query(
+            "SELECT correlation_id, started_ms, updated_ms, user_id, username, client_id, client_name,
+                    ip, user_agent, result, error_code, failure_reason
+             FROM signins ORDER BY started_ms DESC, correlation_id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(entry_from_row)
+        .collect::<Result<_>>()?;
+        let index: HashMap<String, usize> =
+            entries.iter().enumerate().map(|(i, e)| (e.correlation_id.clone(), i)).collect();
+
+        // Two more queries for all entries at once, over the same (deterministic) selection.
+        let requests = sqlx::query(
+            "SELECT q.correlation_id, q.request_id FROM signin_requests q
+             JOIN (SELECT correlation_id FROM signins
+                   ORDER BY started_ms DESC, correlation_id DESC LIMIT $1) AS recent
+               ON recent.correlation_id = q.correlation_id
+             ORDER BY q.correlation_id, q.seq, q.request_id",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        for row in &requests {
+            if let Some(&i) = index.get(&get_text(row, "correlation_id")?) {
+                entries[i].request_ids.push(get_text(row, "request_id")?);
+            }
+        }
+        let steps = sqlx::query(
+            "SELECT s.correlation_id, s.time_ms, s.request_id, s.method, s.result, s.detail
+             FROM signin_steps s
+             JOIN (SELECT correlation_id FROM signins
+                   ORDER BY started_ms DESC, correlation_id DESC LIMIT $1) AS recent
+               ON recent.correlation_id = s.correlation_id
+             ORDER BY s.correlation_id, s.seq",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        for row in &steps {
+            if let Some(&i) = index.get(&get_text(row, "correlation_id")?) {
+                entries[i].steps.push(step_from_row(row)?);
+            }
+        }
+        Ok(entries)
+    }
+}
