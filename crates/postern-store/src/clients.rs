@@ -20,7 +20,9 @@ fn parse_kind(s: &str) -> Result<ClientKind> {
     match s {
         "public" => Ok(ClientKind::Public),
         "confidential" => Ok(ClientKind::Confidential),
-        other => Err(StoreError::Corrupt(format!("unknown client kind '{other}'"))),
+        other => Err(StoreError::Corrupt(format!(
+            "unknown client kind '{other}'"
+        ))),
     }
 }
 
@@ -91,7 +93,10 @@ impl Store {
 
     /// Removes an application together with its codes and refresh tokens; false if unknown.
     pub async fn delete_client(&self, id: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM clients WHERE id = $1").bind(id).execute(&self.pool).await?;
+        let done = sqlx::query("DELETE FROM clients WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() > 0)
     }
 

@@ -10,14 +10,16 @@ use postern_core::flow::{Flow, FlowState};
 impl Store {
     /// Stores a new flow; `Conflict` if the id is taken.
     pub async fn create_flow(&self, f: &Flow) -> Result<()> {
-        sqlx::query("INSERT INTO flows (id, correlation_id, data, expires_ms) VALUES ($1, $2, $3, $4)")
-            .bind(&f.id)
-            .bind(&f.correlation_id)
-            .bind(json(f)?)
-            .bind(ms(f.expires))
-            .execute(&self.pool)
-            .await
-            .map_err(|e| conflict_as(e, || format!("flow '{}'", f.id)))?;
+        sqlx::query(
+            "INSERT INTO flows (id, correlation_id, data, expires_ms) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&f.id)
+        .bind(&f.correlation_id)
+        .bind(json(f)?)
+        .bind(ms(f.expires))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| conflict_as(e, || format!("flow '{}'", f.id)))?;
         Ok(())
     }
 
@@ -36,7 +38,9 @@ impl Store {
     pub async fn update_flow_state(&self, id: &str, state: &FlowState) -> Result<()> {
         // Only the state ever changes after creation, so a read-modify-write cannot lose another
         // field; concurrent state changes end with the last one, as the state machine expects.
-        let Some(mut flow) = self.find_flow(id).await? else { return Ok(()) };
+        let Some(mut flow) = self.find_flow(id).await? else {
+            return Ok(());
+        };
         flow.state = state.clone();
         sqlx::query("UPDATE flows SET data = $1 WHERE id = $2")
             .bind(json(&flow)?)
@@ -47,7 +51,10 @@ impl Store {
     }
 
     pub async fn delete_flow(&self, id: &str) -> Result<()> {
-        sqlx::query("DELETE FROM flows WHERE id = $1").bind(id).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM flows WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 }

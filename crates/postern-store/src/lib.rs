@@ -111,7 +111,10 @@ impl Store {
         let pool = match backend {
             Backend::Sqlite => connect_sqlite(url).await?,
             Backend::Postgres => {
-                AnyPoolOptions::new().max_connections(POSTGRES_POOL_SIZE).connect(url).await?
+                AnyPoolOptions::new()
+                    .max_connections(POSTGRES_POOL_SIZE)
+                    .connect(url)
+                    .await?
             }
         };
         let store = Store { pool, backend };
@@ -198,7 +201,11 @@ async fn connect_sqlite(url: &str) -> Result<sqlx::AnyPool> {
     });
     options = if in_memory {
         // Every connection to `:memory:` is a database of its own: keep exactly one, forever.
-        options.min_connections(1).max_connections(1).idle_timeout(None).max_lifetime(None)
+        options
+            .min_connections(1)
+            .max_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
     } else {
         options.max_connections(SQLITE_POOL_SIZE)
     };
@@ -239,7 +246,10 @@ fn redact_url(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
+    use sqlx::Row;
 
     #[test]
     fn urls() {
@@ -255,5 +265,44 @@ mod tests {
             sqlite_url(Path::new("/tmp/a b/x?#%.db")).ok().as_deref(),
             Some("sqlite:/tmp/a%20b/x%3F%23%25.db")
         );
+    }
+
+    #[tokio::test]
+    async fn every_sqlite_connection_gets_the_pragmas() {
+        let db = testing::TestDatabase::create(Backend::Sqlite).await;
+        let store = Store::connect(&db.url).await.unwrap();
+        let mut conns = Vec::new();
+        for _ in 0..3 {
+            conns.push(store.pool.acquire().await.unwrap());
+        }
+        for conn in &mut conns {
+            let int = async |conn: &mut sqlx::AnyConnection, pragma: &'static str| {
+                sqlx::query(pragma)
+                    .fetch_one(conn)
+                    .await
+                    .unwrap()
+                    .try_get::<i64, _>(0)
+                    .unwrap()
+            };
+            assert_eq!(int(conn, "PRAGMA busy_timeout").await, 10_000);
+            assert_eq!(int(conn, "PRAGMA foreign_keys").await, 1);
+            assert_eq!(int(conn, "PRAGMA synchronous").await, 1, "NORMAL");
+            let mode = sqlx::query("PRAGMA journal_mode")
+                .fetch_one(&mut **conn)
+                .await
+                .unwrap();
+            assert_eq!(mode.try_get::<String, _>(0).unwrap(), "wal");
+        }
+        drop(conns);
+        store.close().await;
+        db.drop_database().await;
+    }
+
+    #[tokio::test]
+    async fn in_memory_sqlite_keeps_one_database() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        store.set_setting("k", "v").await.unwrap();
+        assert_eq!(store.find_setting("k").await.unwrap().as_deref(), Some("v"));
+        store.close().await;
     }
 }

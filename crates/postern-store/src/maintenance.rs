@@ -37,7 +37,11 @@ impl Store {
         let mut deleted = 0;
         for (statement, with_grace) in PURGES {
             let cutoff = if with_grace { now - GRACE } else { now };
-            deleted += sqlx::query(statement).bind(ms(cutoff)).execute(&self.pool).await?.rows_affected();
+            deleted += sqlx::query(statement)
+                .bind(ms(cutoff))
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
         }
         Ok(deleted)
     }

@@ -44,7 +44,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
 }];
 
 /// Key of the PostgreSQL advisory lock held while migrating ("postern" in ASCII).
-const MIGRATION_LOCK: i64 = 0x706f_7374_6572_6e;
+const MIGRATION_LOCK: i64 = 0x0070_6f73_7465_726e;
 
 const SCHEMA_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
     version BIGINT PRIMARY KEY,
@@ -63,7 +63,10 @@ pub(crate) async fn run(store: &Store) -> Result<()> {
     loop {
         let mut tx = store.begin_write().await?;
         if store.backend == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(MIGRATION_LOCK).execute(&mut *tx).await?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(MIGRATION_LOCK)
+                .execute(&mut *tx)
+                .await?;
         }
         sqlx::query(SCHEMA_VERSION_TABLE).execute(&mut *tx).await?;
         let applied: Vec<i64> = sqlx::query("SELECT version FROM schema_version ORDER BY version")
@@ -81,23 +84,38 @@ pub(crate) async fn run(store: &Store) -> Result<()> {
             tx.commit().await?;
             return Ok(());
         };
-        for statement in next.sql(store.backend).split(';').map(str::trim).filter(|s| !s.is_empty()) {
-            sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&mut *tx).await?;
+        for statement in next
+            .sql(store.backend)
+            .split(';')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(&mut *tx)
+                .await?;
         }
-        sqlx::query("INSERT INTO schema_version (version, description, applied_ms) VALUES ($1, $2, $3)")
-            .bind(next.version)
-            .bind(next.description)
-            .bind(ms(OffsetDateTime::now_utc()))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO schema_version (version, description, applied_ms) VALUES ($1, $2, $3)",
+        )
+        .bind(next.version)
+        .bind(next.description)
+        .bind(ms(OffsetDateTime::now_utc()))
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
-        info!(version = next.version, description = next.description, "applied database migration");
+        info!(
+            version = next.version,
+            description = next.description,
+            "applied database migration"
+        );
     }
 }
 
 /// The highest version recorded (0 when none is).
 pub(crate) async fn current_version(pool: &sqlx::AnyPool) -> Result<i64> {
-    let row = sqlx::query("SELECT MAX(version) AS version FROM schema_version").fetch_one(pool).await?;
+    let row = sqlx::query("SELECT MAX(version) AS version FROM schema_version")
+        .fetch_one(pool)
+        .await?;
     Ok(row.try_get::<Option<i64>, _>("version")?.unwrap_or(0))
 }
 

@@ -28,7 +28,8 @@ pub(crate) fn flag(b: bool) -> i64 {
 
 /// Any value as a JSON text column.
 pub(crate) fn json<T: Serialize + ?Sized>(value: &T) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(format!("cannot encode as JSON: {e}")))
+    serde_json::to_string(value)
+        .map_err(|e| StoreError::Corrupt(format!("cannot encode as JSON: {e}")))
 }
 
 pub(crate) fn get_text(row: &AnyRow, col: &str) -> Result<String> {
@@ -76,5 +77,9 @@ pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
 
 /// Turns a unique violation into [`StoreError::Conflict`] naming `what`; other errors pass.
 pub(crate) fn conflict_as(e: sqlx::Error, what: impl FnOnce() -> String) -> StoreError {
-    if is_unique_violation(&e) { StoreError::Conflict(what()) } else { StoreError::Database(e) }
+    if is_unique_violation(&e) {
+        StoreError::Conflict(what())
+    } else {
+        StoreError::Database(e)
+    }
 }

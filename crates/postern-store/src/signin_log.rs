@@ -5,7 +5,9 @@
 //! Nothing secret is written here; the domain words each step. The log has no foreign keys to
 //! accounts or clients: it must record attempts with unknown usernames and applications too.
 
-use crate::rows::{conflict_as, get_opt_i64, get_opt_text, get_text, get_time, is_unique_violation, ms};
+use crate::rows::{
+    conflict_as, get_opt_i64, get_opt_text, get_text, get_time, is_unique_violation, ms,
+};
 use crate::{Result, SignInUpdate, Store, StoreError};
 use postern_core::signin_log::{SignInEntry, SignInResult, SignInStep, StepResult};
 use postern_proto::ErrorCode;
@@ -157,7 +159,8 @@ impl Store {
                 Err(e) => return Err(e.into()),
             }
         }
-        self.add_signin_request(correlation_id, &step.request_id).await
+        self.add_signin_request(correlation_id, &step.request_id)
+            .await
     }
 
     /// Updates the summary. `user_id` and `username` are only overwritten when given; the result,
@@ -234,8 +237,11 @@ impl Store {
         .iter()
         .map(entry_from_row)
         .collect::<Result<_>>()?;
-        let index: HashMap<String, usize> =
-            entries.iter().enumerate().map(|(i, e)| (e.correlation_id.clone(), i)).collect();
+        let index: HashMap<String, usize> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.correlation_id.clone(), i))
+            .collect();
 
         // Two more queries for all entries at once, over the same (deterministic) selection.
         let requests = sqlx::query(

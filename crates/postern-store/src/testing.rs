@@ -61,9 +61,11 @@ async fn admin_connection(admin_url: &str) -> sqlx::AnyConnection {
 async fn drop_postgres(admin_url: &str, name: &str) -> Result<(), sqlx::Error> {
     let mut conn = sqlx::AnyConnection::connect(admin_url).await?;
     // The name is ours (postern_test_ + hex), so formatting it into the statement is safe.
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-        .execute(&mut conn)
-        .await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut conn)
+    .await?;
     conn.close().await
 }
 
@@ -73,9 +75,15 @@ impl TestDatabase {
         match backend {
             Backend::Sqlite => {
                 let dir = std::env::temp_dir().join(format!("postern-test-{}", random_name()));
-                std::fs::create_dir_all(&dir).expect("create a temporary directory for the test database");
-                let url = crate::sqlite_url(&dir.join("postern.db")).expect("temp dir path is UTF-8");
-                TestDatabase { url, backend, cleanup: Cleanup::Directory(dir) }
+                std::fs::create_dir_all(&dir)
+                    .expect("create a temporary directory for the test database");
+                let url =
+                    crate::sqlite_url(&dir.join("postern.db")).expect("temp dir path is UTF-8");
+                TestDatabase {
+                    url,
+                    backend,
+                    cleanup: Cleanup::Directory(dir),
+                }
             }
             Backend::Postgres => {
                 let admin_url = postgres_admin_url();
@@ -88,7 +96,11 @@ impl TestDatabase {
                 conn.close().await.ok();
                 let mut url = url::Url::parse(&admin_url).expect("the PostgreSQL admin URL parses");
                 url.set_path(&format!("/{name}"));
-                TestDatabase { url: url.to_string(), backend, cleanup: Cleanup::Postgres { admin_url, name } }
+                TestDatabase {
+                    url: url.to_string(),
+                    backend,
+                    cleanup: Cleanup::Postgres { admin_url, name },
+                }
             }
         }
     }
@@ -101,7 +113,9 @@ impl TestDatabase {
                 let _ = std::fs::remove_dir_all(dir);
             }
             Cleanup::Postgres { admin_url, name } => {
-                drop_postgres(&admin_url, &name).await.unwrap_or_else(|e| panic!("DROP DATABASE {name} failed: {e}"));
+                drop_postgres(&admin_url, &name)
+                    .await
+                    .unwrap_or_else(|e| panic!("DROP DATABASE {name} failed: {e}"));
             }
         }
     }
@@ -118,7 +132,10 @@ impl Drop for TestDatabase {
             Cleanup::Postgres { admin_url, name } => {
                 // A runtime of its own on a thread of its own: this may run inside another runtime.
                 let worker = std::thread::spawn(move || {
-                    if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
                         let _ = rt.block_on(drop_postgres(&admin_url, &name));
                     }
                 });

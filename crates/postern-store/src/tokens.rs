@@ -10,7 +10,9 @@
 //! without the database, except for revocation: `access_tokens` remembers the family of each
 //! `jti`, `revoked_access_tokens` lists the ones revoked one by one.
 
-use crate::rows::{conflict_as, flag, get_flag, get_json, get_opt_i64, get_opt_text, get_text, get_time, json, ms};
+use crate::rows::{
+    conflict_as, flag, get_flag, get_json, get_opt_i64, get_opt_text, get_text, get_time, json, ms,
+};
 use crate::{Result, Store};
 use postern_core::oidc::token::{AuthCode, RefreshToken};
 use sqlx::any::AnyRow;
@@ -195,7 +197,12 @@ impl Store {
     }
 
     /// Remembers the family an access token was issued from (so revoking the family revokes it).
-    pub async fn record_access_token(&self, jti: &str, family_id: &str, expires: OffsetDateTime) -> Result<()> {
+    pub async fn record_access_token(
+        &self,
+        jti: &str,
+        family_id: &str,
+        expires: OffsetDateTime,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO access_tokens (jti, family_id, expires_ms) VALUES ($1, $2, $3)
              ON CONFLICT DO NOTHING",

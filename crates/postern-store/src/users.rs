@@ -6,7 +6,7 @@
 //! (optimistic concurrency), so failures count correctly across nodes.
 
 use crate::rows::{
-    flag, get_flag, get_json, get_opt_text, get_text, get_time, json, ms, conflict_as, get_i64,
+    conflict_as, flag, get_flag, get_i64, get_json, get_opt_text, get_text, get_time, json, ms,
 };
 use crate::{Result, Store};
 use postern_core::softlock::LockoutState;
@@ -107,11 +107,12 @@ impl Store {
     /// The lockout state of an account for one kind of secret, with its version (0 and the
     /// default state when nothing was recorded yet).
     pub async fn find_lockout(&self, user_id: &str, kind: &str) -> Result<(LockoutState, i64)> {
-        let row = sqlx::query("SELECT data, version FROM lockouts WHERE user_id = $1 AND kind = $2")
-            .bind(user_id)
-            .bind(kind)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT data, version FROM lockouts WHERE user_id = $1 AND kind = $2")
+                .bind(user_id)
+                .bind(kind)
+                .fetch_optional(&self.pool)
+                .await?;
         match row {
             Some(row) => Ok((get_json(&row, "data")?, get_i64(&row, "version")?)),
             None => Ok((LockoutState::default(), 0)),

@@ -24,7 +24,9 @@ async fn on_both(test: impl AsyncFn(&Store, &TestDatabase)) {
     for backend in testing::backends() {
         println!("--- {backend:?}");
         let db = TestDatabase::create(backend).await;
-        let store = Store::connect(&db.url).await.unwrap_or_else(|e| panic!("{backend:?}: connect: {e}"));
+        let store = Store::connect(&db.url)
+            .await
+            .unwrap_or_else(|e| panic!("{backend:?}: connect: {e}"));
         assert_eq!(store.backend(), backend);
         test(&store, &db).await;
         store.close().await;
@@ -55,7 +57,10 @@ fn client(id: &str, name: &str) -> Client {
         name: name.into(),
         kind: ClientKind::Confidential,
         secret_hash: Some("secret-hash".into()),
-        redirect_uris: vec!["https://hub.example/cb".into(), "http://127.0.0.1:8081/cb".into()],
+        redirect_uris: vec![
+            "https://hub.example/cb".into(),
+            "http://127.0.0.1:8081/cb".into(),
+        ],
         post_logout_redirect_uris: vec![],
         id_token_alg: SigningAlg::ES256,
         created: t0(),
@@ -164,7 +169,10 @@ fn signin(correlation_id: &str, started: OffsetDateTime) -> SignInEntry {
 async fn seed(store: &Store) {
     store.create_user(&user("u1", "student")).await.unwrap();
     store.create_user(&user("u2", "teacher")).await.unwrap();
-    store.create_client(&client("hub", "Learning Hub")).await.unwrap();
+    store
+        .create_client(&client("hub", "Learning Hub"))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -223,9 +231,18 @@ async fn open_sqlite_creates_the_file() {
 async fn settings_upsert() {
     on_both(async |store, _| {
         assert_eq!(store.find_setting("issuer").await.unwrap(), None);
-        store.set_setting("issuer", "https://a.example").await.unwrap();
-        store.set_setting("issuer", "https://b.example").await.unwrap();
-        assert_eq!(store.find_setting("issuer").await.unwrap().as_deref(), Some("https://b.example"));
+        store
+            .set_setting("issuer", "https://a.example")
+            .await
+            .unwrap();
+        store
+            .set_setting("issuer", "https://b.example")
+            .await
+            .unwrap();
+        assert_eq!(
+            store.find_setting("issuer").await.unwrap().as_deref(),
+            Some("https://b.example")
+        );
     })
     .await;
 }
@@ -233,12 +250,22 @@ async fn settings_upsert() {
 #[tokio::test]
 async fn users_create_find_list_and_update() {
     on_both(async |store, _| {
-        let zed = User { name: Some("Zed Ü".into()), password_hash: None, ..user("id-z", "zed") };
+        let zed = User {
+            name: Some("Zed Ü".into()),
+            password_hash: None,
+            ..user("id-z", "zed")
+        };
         store.create_user(&zed).await.unwrap();
         store.create_user(&user("id-a", "amy")).await.unwrap();
 
-        assert_eq!(store.find_user_by_id("id-z").await.unwrap(), Some(zed.clone()));
-        assert_eq!(store.find_user_by_username("zed").await.unwrap(), Some(zed.clone()));
+        assert_eq!(
+            store.find_user_by_id("id-z").await.unwrap(),
+            Some(zed.clone())
+        );
+        assert_eq!(
+            store.find_user_by_username("zed").await.unwrap(),
+            Some(zed.clone())
+        );
         assert_eq!(store.find_user_by_username("nobody").await.unwrap(), None);
 
         match store.create_user(&user("id-other", "zed")).await {
@@ -246,17 +273,48 @@ async fn users_create_find_list_and_update() {
             other => panic!("expected a conflict, got {other:?}"),
         }
 
-        let names: Vec<_> = store.list_users().await.unwrap().into_iter().map(|u| u.username).collect();
+        let names: Vec<_> = store
+            .list_users()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|u| u.username)
+            .collect();
         assert_eq!(names, ["amy", "zed"]);
 
         assert!(store.set_user_disabled("id-a", true).await.unwrap());
-        assert!(store.set_user_disabled("id-a", true).await.unwrap(), "unchanged but existing");
+        assert!(
+            store.set_user_disabled("id-a", true).await.unwrap(),
+            "unchanged but existing"
+        );
         assert!(!store.set_user_disabled("missing", true).await.unwrap());
-        assert!(store.find_user_by_id("id-a").await.unwrap().unwrap().disabled);
+        assert!(
+            store
+                .find_user_by_id("id-a")
+                .await
+                .unwrap()
+                .unwrap()
+                .disabled
+        );
 
-        assert!(store.set_user_password("id-z", "$argon2id$new").await.unwrap());
-        assert!(!store.set_user_password("missing", "$argon2id$new").await.unwrap());
-        let hash = store.find_user_by_id("id-z").await.unwrap().unwrap().password_hash;
+        assert!(
+            store
+                .set_user_password("id-z", "$argon2id$new")
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .set_user_password("missing", "$argon2id$new")
+                .await
+                .unwrap()
+        );
+        let hash = store
+            .find_user_by_id("id-z")
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash;
         assert_eq!(hash.as_deref(), Some("$argon2id$new"));
     })
     .await;
@@ -269,17 +327,51 @@ async fn lockout_uses_optimistic_versions() {
         let (state, version) = store.find_lockout("u1", "password").await.unwrap();
         assert_eq!((state, version), (LockoutState::default(), 0));
 
-        let first = LockoutState { failures: 1, recent: vec!["fp1".into()], ..Default::default() };
-        assert!(store.update_lockout("u1", "password", &first, 0).await.unwrap());
-        assert!(!store.update_lockout("u1", "password", &first, 0).await.unwrap(), "a concurrent first insert loses");
+        let first = LockoutState {
+            failures: 1,
+            recent: vec!["fp1".into()],
+            ..Default::default()
+        };
+        assert!(
+            store
+                .update_lockout("u1", "password", &first, 0)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .update_lockout("u1", "password", &first, 0)
+                .await
+                .unwrap(),
+            "a concurrent first insert loses"
+        );
 
         let (state, version) = store.find_lockout("u1", "password").await.unwrap();
         assert_eq!((&state, version), (&first, 1));
 
-        let second = LockoutState { failures: 2, locked_until_ms: Some(1_795_000_060_000), lockouts: 1, ..first };
-        assert!(store.update_lockout("u1", "password", &second, 1).await.unwrap());
-        assert!(!store.update_lockout("u1", "password", &second, 1).await.unwrap(), "stale version");
-        assert_eq!(store.find_lockout("u1", "password").await.unwrap(), (second, 2));
+        let second = LockoutState {
+            failures: 2,
+            locked_until_ms: Some(1_795_000_060_000),
+            lockouts: 1,
+            ..first
+        };
+        assert!(
+            store
+                .update_lockout("u1", "password", &second, 1)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .update_lockout("u1", "password", &second, 1)
+                .await
+                .unwrap(),
+            "stale version"
+        );
+        assert_eq!(
+            store.find_lockout("u1", "password").await.unwrap(),
+            (second, 2)
+        );
 
         // Kinds and users are independent.
         assert_eq!(store.find_lockout("u1", "totp").await.unwrap().1, 0);
@@ -301,18 +393,33 @@ async fn clients_round_trip() {
         };
         store.create_client(&hub).await.unwrap();
         store.create_client(&spa).await.unwrap();
-        assert!(matches!(store.create_client(&hub).await, Err(StoreError::Conflict(_))));
+        assert!(matches!(
+            store.create_client(&hub).await,
+            Err(StoreError::Conflict(_))
+        ));
 
         assert_eq!(store.find_client("hub").await.unwrap(), Some(hub.clone()));
         assert_eq!(store.find_client("spa").await.unwrap(), Some(spa.clone()));
         assert_eq!(store.find_client("nope").await.unwrap(), None);
-        assert_eq!(store.list_clients().await.unwrap(), vec![spa.clone(), hub.clone()], "by name");
+        assert_eq!(
+            store.list_clients().await.unwrap(),
+            vec![spa.clone(), hub.clone()],
+            "by name"
+        );
 
         assert!(store.update_client_secret("hub", "new-hash").await.unwrap());
         assert!(!store.update_client_secret("nope", "x").await.unwrap());
         let redirects = vec!["https://hub.example/new".to_owned()];
-        let logout = vec!["https://hub.example/out".to_owned(), "https://hub.example/out2".to_owned()];
-        assert!(store.update_client_redirects("hub", &redirects, &logout).await.unwrap());
+        let logout = vec![
+            "https://hub.example/out".to_owned(),
+            "https://hub.example/out2".to_owned(),
+        ];
+        assert!(
+            store
+                .update_client_redirects("hub", &redirects, &logout)
+                .await
+                .unwrap()
+        );
         let updated = store.find_client("hub").await.unwrap().unwrap();
         assert_eq!(updated.secret_hash.as_deref(), Some("new-hash"));
         assert_eq!(updated.redirect_uris, redirects);
@@ -342,21 +449,62 @@ async fn signing_keys_retire_and_expire() {
         for k in [&new_rs, &old_rs, &es] {
             store.create_signing_key(k).await.unwrap();
         }
-        assert!(matches!(store.create_signing_key(&es).await, Err(StoreError::Conflict(_))));
-        assert_eq!(store.list_signing_keys().await.unwrap(), vec![old_rs.clone(), es.clone(), new_rs.clone()]);
+        assert!(matches!(
+            store.create_signing_key(&es).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(
+            store.list_signing_keys().await.unwrap(),
+            vec![old_rs.clone(), es.clone(), new_rs.clone()]
+        );
 
         let retired = t0() + Duration::hours(1);
         let until = t0() + Duration::days(2);
-        assert_eq!(store.retire_signing_keys(SigningAlg::RS256, "rs-new", retired, until).await.unwrap(), 1);
-        assert_eq!(store.retire_signing_keys(SigningAlg::RS256, "rs-new", retired, until).await.unwrap(), 0);
+        assert_eq!(
+            store
+                .retire_signing_keys(SigningAlg::RS256, "rs-new", retired, until)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            store
+                .retire_signing_keys(SigningAlg::RS256, "rs-new", retired, until)
+                .await
+                .unwrap(),
+            0
+        );
         let keys = store.list_signing_keys().await.unwrap();
-        assert_eq!(keys[0], StoredKey { retired: Some(retired), publish_until: Some(until), ..old_rs });
+        assert_eq!(
+            keys[0],
+            StoredKey {
+                retired: Some(retired),
+                publish_until: Some(until),
+                ..old_rs
+            }
+        );
         assert_eq!(keys[1], es, "other algorithms untouched");
         assert_eq!(keys[2], new_rs, "the kept key untouched");
 
-        assert_eq!(store.delete_unpublished_keys(until).await.unwrap(), 0, "still published at publish_until");
-        assert_eq!(store.delete_unpublished_keys(until + Duration::seconds(1)).await.unwrap(), 1);
-        let kids: Vec<_> = store.list_signing_keys().await.unwrap().into_iter().map(|k| k.kid).collect();
+        assert_eq!(
+            store.delete_unpublished_keys(until).await.unwrap(),
+            0,
+            "still published at publish_until"
+        );
+        assert_eq!(
+            store
+                .delete_unpublished_keys(until + Duration::seconds(1))
+                .await
+                .unwrap(),
+            1
+        );
+        let kids: Vec<_> = store
+            .list_signing_keys()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|k| k.kid)
+            .collect();
         assert_eq!(kids, ["es", "rs-new"]);
     })
     .await;
@@ -367,13 +515,26 @@ async fn flows_round_trip() {
     on_both(async |store, _| {
         let f = flow("f1", OffsetDateTime::now_utc() + Duration::minutes(15));
         store.create_flow(&f).await.unwrap();
-        assert!(matches!(store.create_flow(&f).await, Err(StoreError::Conflict(_))));
+        assert!(matches!(
+            store.create_flow(&f).await,
+            Err(StoreError::Conflict(_))
+        ));
         assert_eq!(store.find_flow("f1").await.unwrap(), Some(f.clone()));
 
-        let state = FlowState::Complete { user_id: "u1".into(), amr: vec!["pwd".into()], auth_time_ms: 1_795_000_000_000 };
+        let state = FlowState::Complete {
+            user_id: "u1".into(),
+            amr: vec!["pwd".into()],
+            auth_time_ms: 1_795_000_000_000,
+        };
         store.update_flow_state("f1", &state).await.unwrap();
-        assert_eq!(store.find_flow("f1").await.unwrap(), Some(Flow { state, ..f }));
-        store.update_flow_state("missing", &FlowState::Password).await.unwrap();
+        assert_eq!(
+            store.find_flow("f1").await.unwrap(),
+            Some(Flow { state, ..f })
+        );
+        store
+            .update_flow_state("missing", &FlowState::Password)
+            .await
+            .unwrap();
         assert_eq!(store.find_flow("missing").await.unwrap(), None);
 
         store.delete_flow("f1").await.unwrap();
@@ -389,8 +550,14 @@ async fn sessions_round_trip() {
         let later = t0() + Duration::hours(8);
         let s1 = session("h1", "u1", later);
         store.create_session(&s1).await.unwrap();
-        store.create_session(&session("h2", "u1", later)).await.unwrap();
-        store.create_session(&session("h3", "u2", later)).await.unwrap();
+        store
+            .create_session(&session("h2", "u1", later))
+            .await
+            .unwrap();
+        store
+            .create_session(&session("h3", "u2", later))
+            .await
+            .unwrap();
         assert_eq!(store.find_session("h1").await.unwrap(), Some(s1));
         assert_eq!(store.find_session("nope").await.unwrap(), None);
 
@@ -398,7 +565,10 @@ async fn sessions_round_trip() {
         assert_eq!(store.find_session("h1").await.unwrap(), None);
         assert_eq!(store.delete_user_sessions("u1").await.unwrap(), 1);
         assert_eq!(store.find_session("h2").await.unwrap(), None);
-        assert!(store.find_session("h3").await.unwrap().is_some(), "other users keep theirs");
+        assert!(
+            store.find_session("h3").await.unwrap().is_some(),
+            "other users keep theirs"
+        );
     })
     .await;
 }
@@ -409,7 +579,10 @@ async fn auth_codes_are_single_use_even_under_races() {
         seed(store).await;
         let c = code("c1", "fam1", t0() + Duration::minutes(1));
         store.create_auth_code(&c).await.unwrap();
-        assert!(matches!(store.create_auth_code(&c).await, Err(StoreError::Conflict(_))));
+        assert!(matches!(
+            store.create_auth_code(&c).await,
+            Err(StoreError::Conflict(_))
+        ));
         assert_eq!(store.find_auth_code("c1").await.unwrap(), Some(c.clone()));
         assert!(store.redeem_auth_code("c1").await.unwrap());
         assert!(!store.redeem_auth_code("c1").await.unwrap());
@@ -418,13 +591,23 @@ async fn auth_codes_are_single_use_even_under_races() {
 
         for i in 0..10 {
             let hash = format!("race{i}");
-            store.create_auth_code(&code(&hash, &format!("fam-race{i}"), t0())).await.unwrap();
+            store
+                .create_auth_code(&code(&hash, &format!("fam-race{i}"), t0()))
+                .await
+                .unwrap();
             let (a, b) = tokio::join!(store.redeem_auth_code(&hash), store.redeem_auth_code(&hash));
-            assert_eq!(u8::from(a.unwrap()) + u8::from(b.unwrap()), 1, "exactly one winner");
+            assert_eq!(
+                u8::from(a.unwrap()) + u8::from(b.unwrap()),
+                1,
+                "exactly one winner"
+            );
         }
 
         // A code of a revoked family cannot be redeemed.
-        store.create_auth_code(&code("c2", "fam2", t0())).await.unwrap();
+        store
+            .create_auth_code(&code("c2", "fam2", t0()))
+            .await
+            .unwrap();
         store.revoke_token_family("fam2", t0()).await.unwrap();
         assert!(!store.redeem_auth_code("c2").await.unwrap());
     })
@@ -438,51 +621,137 @@ async fn refresh_tokens_rotate_once_and_families_revoke() {
         let exp = t0() + Duration::days(30);
         let t1 = refresh("t1", "fam", "u1", exp);
         store.create_refresh_token(&t1).await.unwrap();
-        assert_eq!(store.find_refresh_token("t1").await.unwrap(), Some(t1.clone()));
+        assert_eq!(
+            store.find_refresh_token("t1").await.unwrap(),
+            Some(t1.clone())
+        );
         assert_eq!(store.find_refresh_token("nope").await.unwrap(), None);
 
-        assert!(store.rotate_refresh_token("t1", &refresh("t2", "fam", "u1", exp)).await.unwrap());
-        assert!(!store.rotate_refresh_token("t1", &refresh("t3", "fam", "u1", exp)).await.unwrap(), "second rotation");
-        assert_eq!(store.find_refresh_token("t3").await.unwrap(), None, "nothing inserted");
+        assert!(
+            store
+                .rotate_refresh_token("t1", &refresh("t2", "fam", "u1", exp))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .rotate_refresh_token("t1", &refresh("t3", "fam", "u1", exp))
+                .await
+                .unwrap(),
+            "second rotation"
+        );
+        assert_eq!(
+            store.find_refresh_token("t3").await.unwrap(),
+            None,
+            "nothing inserted"
+        );
         assert!(store.find_refresh_token("t1").await.unwrap().unwrap().used);
 
         // Two concurrent rotations of the same token: one winner, one new token.
-        let (t4a, t4b) = (refresh("t4a", "fam", "u1", exp), refresh("t4b", "fam", "u1", exp));
-        let (a, b) = tokio::join!(store.rotate_refresh_token("t2", &t4a), store.rotate_refresh_token("t2", &t4b));
+        let (t4a, t4b) = (
+            refresh("t4a", "fam", "u1", exp),
+            refresh("t4b", "fam", "u1", exp),
+        );
+        let (a, b) = tokio::join!(
+            store.rotate_refresh_token("t2", &t4a),
+            store.rotate_refresh_token("t2", &t4b)
+        );
         assert_eq!(u8::from(a.unwrap()) + u8::from(b.unwrap()), 1);
-        let t4 = if store.find_refresh_token("t4a").await.unwrap().is_some() { "t4a" } else { "t4b" };
+        let t4 = if store.find_refresh_token("t4a").await.unwrap().is_some() {
+            "t4a"
+        } else {
+            "t4b"
+        };
 
-        store.record_access_token("jti-fam", "fam", exp).await.unwrap();
-        store.record_access_token("jti-other", "other", exp).await.unwrap();
+        store
+            .record_access_token("jti-fam", "fam", exp)
+            .await
+            .unwrap();
+        store
+            .record_access_token("jti-other", "other", exp)
+            .await
+            .unwrap();
         assert!(!store.is_access_token_revoked("jti-fam").await.unwrap());
 
         store.revoke_token_family("fam", t0()).await.unwrap();
         store.revoke_token_family("fam", t0()).await.unwrap();
         for hash in ["t1", "t2", t4] {
-            assert!(store.find_refresh_token(hash).await.unwrap().unwrap().revoked, "{hash}");
+            assert!(
+                store
+                    .find_refresh_token(hash)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .revoked,
+                "{hash}"
+            );
         }
-        assert!(!store.rotate_refresh_token(t4, &refresh("t5", "fam", "u1", exp)).await.unwrap());
+        assert!(
+            !store
+                .rotate_refresh_token(t4, &refresh("t5", "fam", "u1", exp))
+                .await
+                .unwrap()
+        );
         assert!(store.is_access_token_revoked("jti-fam").await.unwrap());
         assert!(!store.is_access_token_revoked("jti-other").await.unwrap());
         assert!(!store.is_access_token_revoked("jti-unknown").await.unwrap());
 
         // A token issued into a family after its revocation is revoked too.
-        store.create_refresh_token(&refresh("late", "fam", "u1", exp)).await.unwrap();
-        assert!(store.find_refresh_token("late").await.unwrap().unwrap().revoked);
+        store
+            .create_refresh_token(&refresh("late", "fam", "u1", exp))
+            .await
+            .unwrap();
+        assert!(
+            store
+                .find_refresh_token("late")
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked
+        );
 
         store.revoke_access_token("jti-other", exp).await.unwrap();
         store.revoke_access_token("jti-other", exp).await.unwrap();
         assert!(store.is_access_token_revoked("jti-other").await.unwrap());
 
         // Revoking a user's tokens: the families of their refresh tokens and codes.
-        store.create_refresh_token(&refresh("u2-a", "fam-u2-a", "u2", exp)).await.unwrap();
-        store.create_refresh_token(&refresh("u2-b", "fam-u2-b", "u2", exp)).await.unwrap();
-        store.create_refresh_token(&refresh("u2-b2", "fam-u2-b", "u2", exp)).await.unwrap();
-        store.create_auth_code(&AuthCode { user_id: "u2".into(), ..code("u2-code", "fam-u2-c", exp) }).await.unwrap();
-        store.record_access_token("jti-u2", "fam-u2-c", exp).await.unwrap();
+        store
+            .create_refresh_token(&refresh("u2-a", "fam-u2-a", "u2", exp))
+            .await
+            .unwrap();
+        store
+            .create_refresh_token(&refresh("u2-b", "fam-u2-b", "u2", exp))
+            .await
+            .unwrap();
+        store
+            .create_refresh_token(&refresh("u2-b2", "fam-u2-b", "u2", exp))
+            .await
+            .unwrap();
+        store
+            .create_auth_code(&AuthCode {
+                user_id: "u2".into(),
+                ..code("u2-code", "fam-u2-c", exp)
+            })
+            .await
+            .unwrap();
+        store
+            .record_access_token("jti-u2", "fam-u2-c", exp)
+            .await
+            .unwrap();
         assert_eq!(store.revoke_user_tokens("u2", t0()).await.unwrap(), 3);
-        assert_eq!(store.revoke_user_tokens("u2", t0()).await.unwrap(), 0, "already revoked");
-        assert!(store.find_refresh_token("u2-b2").await.unwrap().unwrap().revoked);
+        assert_eq!(
+            store.revoke_user_tokens("u2", t0()).await.unwrap(),
+            0,
+            "already revoked"
+        );
+        assert!(
+            store
+                .find_refresh_token("u2-b2")
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked
+        );
         assert!(store.is_access_token_revoked("jti-u2").await.unwrap());
         assert!(!store.redeem_auth_code("u2-code").await.unwrap());
         assert!(store.find_refresh_token("t4a").await.is_ok());
@@ -497,13 +766,31 @@ async fn signin_log_finds_by_either_id_with_ordered_steps() {
         first.request_ids = vec!["req-1".into()];
         first.steps = vec![step(0, "req-1", "authorize: client Learning Hub")];
         store.create_signin(&first).await.unwrap();
-        assert!(matches!(store.create_signin(&first).await, Err(StoreError::Conflict(_))));
-        store.create_signin(&signin("corr-b", t0() + Duration::minutes(5))).await.unwrap();
-        store.create_signin(&signin("corr-c", t0() + Duration::minutes(1))).await.unwrap();
+        assert!(matches!(
+            store.create_signin(&first).await,
+            Err(StoreError::Conflict(_))
+        ));
+        store
+            .create_signin(&signin("corr-b", t0() + Duration::minutes(5)))
+            .await
+            .unwrap();
+        store
+            .create_signin(&signin("corr-c", t0() + Duration::minutes(1)))
+            .await
+            .unwrap();
 
-        store.append_signin_step("corr-a", &step(5, "req-2", "wrong password; 9 attempts left")).await.unwrap();
+        store
+            .append_signin_step(
+                "corr-a",
+                &step(5, "req-2", "wrong password; 9 attempts left"),
+            )
+            .await
+            .unwrap();
         store.add_signin_request("corr-a", "req-2").await.unwrap();
-        store.append_signin_step("corr-a", &step(9, "req-3", "password correct")).await.unwrap();
+        store
+            .append_signin_step("corr-a", &step(9, "req-3", "password correct"))
+            .await
+            .unwrap();
         store.add_signin_request("corr-a", "req-1").await.unwrap();
         store
             .update_signin(
@@ -522,18 +809,45 @@ async fn signin_log_finds_by_either_id_with_ordered_steps() {
 
         let by_correlation = store.find_signin("corr-a").await.unwrap().unwrap();
         assert_eq!(by_correlation.request_ids, ["req-1", "req-2", "req-3"]);
-        let details: Vec<_> = by_correlation.steps.iter().map(|s| s.detail.as_str()).collect();
-        assert_eq!(details, ["authorize: client Learning Hub", "wrong password; 9 attempts left", "password correct"]);
-        assert_eq!(by_correlation.steps[1], step(5, "req-2", "wrong password; 9 attempts left"));
+        let details: Vec<_> = by_correlation
+            .steps
+            .iter()
+            .map(|s| s.detail.as_str())
+            .collect();
+        assert_eq!(
+            details,
+            [
+                "authorize: client Learning Hub",
+                "wrong password; 9 attempts left",
+                "password correct"
+            ]
+        );
+        assert_eq!(
+            by_correlation.steps[1],
+            step(5, "req-2", "wrong password; 9 attempts left")
+        );
         assert_eq!(by_correlation.user_id.as_deref(), Some("u1"));
-        assert_eq!(by_correlation.username.as_deref(), Some("student"), "None keeps the username");
+        assert_eq!(
+            by_correlation.username.as_deref(),
+            Some("student"),
+            "None keeps the username"
+        );
         assert_eq!(by_correlation.result, SignInResult::Failure);
-        assert_eq!(by_correlation.error_code, Some(ErrorCode::InvalidCredentials));
+        assert_eq!(
+            by_correlation.error_code,
+            Some(ErrorCode::InvalidCredentials)
+        );
         assert_eq!(by_correlation.updated, t0() + Duration::seconds(9));
         assert_eq!(by_correlation.started, t0());
 
-        assert_eq!(store.find_signin("req-3").await.unwrap(), Some(by_correlation.clone()));
-        assert_eq!(store.find_signin("req-1").await.unwrap(), Some(by_correlation.clone()));
+        assert_eq!(
+            store.find_signin("req-3").await.unwrap(),
+            Some(by_correlation.clone())
+        );
+        assert_eq!(
+            store.find_signin("req-1").await.unwrap(),
+            Some(by_correlation.clone())
+        );
         assert_eq!(store.find_signin("nothing").await.unwrap(), None);
 
         let listed = store.list_signins(10).await.unwrap();
@@ -570,16 +884,43 @@ async fn purge_deletes_what_expired() {
 
         store.create_flow(&flow("old", long_ago)).await.unwrap();
         store.create_flow(&flow("recent", recently)).await.unwrap();
-        store.create_auth_code(&code("old", "f-old", long_ago)).await.unwrap();
-        store.create_auth_code(&code("recent", "f-recent", recently)).await.unwrap();
-        store.create_session(&session("expired", "u1", recently)).await.unwrap();
-        store.create_session(&session("live", "u1", later)).await.unwrap();
-        store.create_refresh_token(&refresh("old", "f-old", "u1", long_ago)).await.unwrap();
-        store.create_refresh_token(&refresh("live", "f-live", "u1", later)).await.unwrap();
-        store.revoke_access_token("rev-old", recently).await.unwrap();
+        store
+            .create_auth_code(&code("old", "f-old", long_ago))
+            .await
+            .unwrap();
+        store
+            .create_auth_code(&code("recent", "f-recent", recently))
+            .await
+            .unwrap();
+        store
+            .create_session(&session("expired", "u1", recently))
+            .await
+            .unwrap();
+        store
+            .create_session(&session("live", "u1", later))
+            .await
+            .unwrap();
+        store
+            .create_refresh_token(&refresh("old", "f-old", "u1", long_ago))
+            .await
+            .unwrap();
+        store
+            .create_refresh_token(&refresh("live", "f-live", "u1", later))
+            .await
+            .unwrap();
+        store
+            .revoke_access_token("rev-old", recently)
+            .await
+            .unwrap();
         store.revoke_access_token("rev-live", later).await.unwrap();
-        store.record_access_token("at-old", "f-old", recently).await.unwrap();
-        store.record_access_token("at-live", "f-live", later).await.unwrap();
+        store
+            .record_access_token("at-old", "f-old", recently)
+            .await
+            .unwrap();
+        store
+            .record_access_token("at-live", "f-live", later)
+            .await
+            .unwrap();
         store.revoke_token_family("f-old", long_ago).await.unwrap();
         store.revoke_token_family("f-live", long_ago).await.unwrap();
 
@@ -588,7 +929,10 @@ async fn purge_deletes_what_expired() {
         assert_eq!(store.purge_expired(now).await.unwrap(), 0);
 
         assert_eq!(store.find_flow("old").await.unwrap(), None);
-        assert!(store.find_flow("recent").await.unwrap().is_some(), "kept a day past expiry");
+        assert!(
+            store.find_flow("recent").await.unwrap().is_some(),
+            "kept a day past expiry"
+        );
         assert_eq!(store.find_auth_code("old").await.unwrap(), None);
         assert!(store.find_auth_code("recent").await.unwrap().is_some());
         assert_eq!(store.find_session("expired").await.unwrap(), None);
