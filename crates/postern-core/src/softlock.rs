@@ -69,6 +69,10 @@ impl LockoutState {
         now: OffsetDateTime,
     ) -> FailureRecorded {
         self.expire(now);
+        if let Some(until) = self.locked_until(now) {
+            // Already locked (a parallel guess got there first): not counted, still locked.
+            return FailureRecorded::Locked { until };
+        }
         if self.recent.iter().any(|f| f == fingerprint) {
             return FailureRecorded::Repeated;
         }
@@ -127,6 +131,11 @@ mod tests {
         };
         assert_eq!(until - t0, Duration::seconds(60));
         assert_eq!(s.locked_until(t0 + Duration::seconds(59)), Some(until));
+        assert_eq!(
+            s.record_failure(&policy, "during-lock", t0 + Duration::seconds(1)),
+            FailureRecorded::Locked { until },
+            "a failure while locked is not counted and says locked"
+        );
         assert_eq!(s.locked_until(t0 + Duration::seconds(61)), None);
 
         let t1 = t0 + Duration::seconds(61);

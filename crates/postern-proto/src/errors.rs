@@ -68,6 +68,8 @@ pub enum ErrorCode {
     PostLogoutRedirectUriMismatch,
     /// The page or resource does not exist.
     NotFound,
+    /// The browser does not keep Postern's cookies, which sign-in needs.
+    CookiesRequired,
 }
 
 /// One entry of the catalogue.
@@ -83,7 +85,7 @@ pub struct ErrorInfo {
 
 impl ErrorCode {
     /// Every code, in catalogue order.
-    pub const ALL: [ErrorCode; 28] = [
+    pub const ALL: [ErrorCode; 29] = [
         ErrorCode::ServerError,
         ErrorCode::InvalidRequest,
         ErrorCode::MissingParameter,
@@ -112,6 +114,7 @@ impl ErrorCode {
         ErrorCode::RateLimited,
         ErrorCode::PostLogoutRedirectUriMismatch,
         ErrorCode::NotFound,
+        ErrorCode::CookiesRequired,
     ];
 
     /// The numeric code shown to people and applications.
@@ -343,6 +346,14 @@ impl ErrorCode {
                 "The application's sign-out address is not registered",
                 "You are signed out of Postern; close the window or go back to the application.",
                 "The post_logout_redirect_uri does not exactly match one registered for the client.",
+            ),
+            CookiesRequired => (
+                990005,
+                400,
+                "invalid_request",
+                "Your browser is not keeping cookies for this site",
+                "Allow cookies for this sign-in site (or leave private mode that blocks them), then start again from the application.",
+                "The browser sent no Postern cookie on the sign-in page. Sign-in needs one short-lived cookie to bind the sign-in to the browser; check browser policies or a proxy stripping Cookie headers.",
             ),
             NotFound => (
                 990004,

@@ -115,6 +115,7 @@ pub async fn build_state(
         base_lock: time::Duration::seconds(config.lockout.lock_seconds as i64),
         max_lock: time::Duration::seconds(config.lockout.max_lock_seconds as i64),
     };
+    let config_client_cache_seconds = config.tokens.client_cache_seconds;
     let signin_rate = f64::from(config.limits.signin_per_minute);
     let token_rate = f64::from(config.limits.token_per_second);
     Ok(AppState(Arc::new(Inner {
@@ -132,6 +133,9 @@ pub async fn build_state(
         lockout,
         mac_key,
         metrics: Metrics::default(),
+        clients: crate::client_cache::ClientCache::new(std::time::Duration::from_secs(
+            config_client_cache_seconds,
+        )),
     })))
 }
 
@@ -216,7 +220,15 @@ async fn background_jobs(state: AppState) {
         {
             tracing::warn!(error = %e, "reloading signing keys failed");
         }
-        if n % 10 == 0 {
+        if n % 10 == 1 {
+            let cutoff = state.clock.now() - time::Duration::days(state.config.signin_log_days);
+            match state.store.purge_signins_before(cutoff).await {
+                Ok(rows) if rows > 0 => tracing::info!(rows, "purged old sign-in log entries"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "purging the sign-in log failed"),
+            }
+        }
+        if n.is_multiple_of(10) {
             match state.store.purge_expired(state.clock.now()).await {
                 Ok(rows) if rows > 0 => tracing::info!(rows, "purged expired rows"),
                 Ok(_) => {}

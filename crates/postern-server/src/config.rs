@@ -36,6 +36,11 @@ pub struct Config {
     pub password_concurrency: Option<usize>,
     pub demo: DemoConfig,
     pub log: LogConfig,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (exact addresses). Without them, the
+    /// client address is the TCP peer; behind a proxy every user would share one address.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Days the sign-in log is kept.
+    pub signin_log_days: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -73,8 +78,13 @@ pub struct TokenConfig {
     pub id_token_seconds: i64,
     pub access_token_seconds: i64,
     pub refresh_token_days: i64,
+    /// Absolute lifetime of a refresh-token family, from the sign-in.
+    pub refresh_family_days: i64,
     /// How long a browser stays signed in (single sign-on).
     pub session_hours: i64,
+    /// How long a node caches an application's registration; a deleted application or a rotated
+    /// secret takes effect everywhere within this time.
+    pub client_cache_seconds: u64,
 }
 
 impl Default for TokenConfig {
@@ -84,7 +94,9 @@ impl Default for TokenConfig {
             id_token_seconds: 3600,
             access_token_seconds: 3600,
             refresh_token_days: 30,
+            refresh_family_days: 90,
             session_hours: 12,
+            client_cache_seconds: 5,
         }
     }
 }
@@ -158,6 +170,8 @@ impl Default for Config {
             password_concurrency: None,
             demo: DemoConfig::default(),
             log: LogConfig::default(),
+            trusted_proxies: Vec::new(),
+            signin_log_days: 30,
         }
     }
 }
@@ -232,6 +246,14 @@ impl Config {
             );
         }
         let t = &self.tokens;
+        if t.refresh_family_days < t.refresh_token_days {
+            return bad(
+                "tokens.refresh_family_days must not be below tokens.refresh_token_days".into(),
+            );
+        }
+        if t.client_cache_seconds > 60 {
+            return bad("tokens.client_cache_seconds must be at most 60".into());
+        }
         if !(10..=600).contains(&t.code_seconds) {
             return bad("tokens.code_seconds must be between 10 and 600".into());
         }
@@ -250,6 +272,9 @@ impl Config {
                 "log.format must be text or json, not '{}'",
                 self.log.format
             ));
+        }
+        if self.signin_log_days < 1 {
+            return bad("signin_log_days must be at least 1".into());
         }
         if self.password_concurrency == Some(0) {
             return bad("password_concurrency must be at least 1".into());

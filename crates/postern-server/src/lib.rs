@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod client_cache;
 pub mod config;
 pub mod demo;
 pub mod http;

@@ -36,6 +36,7 @@ pub struct Inner {
     pub signin_limiter: RateLimiter,
     pub token_limiter: RateLimiter,
     pub metrics: Metrics,
+    pub clients: crate::client_cache::ClientCache,
 }
 
 impl std::ops::Deref for AppState {

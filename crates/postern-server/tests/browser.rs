@@ -1,5 +1,6 @@
 //! A real browser (headless Chromium from Debian's packages) signs the demo student into the demo
 //! learning hub, which verifies the ID token over HTTP and shows its claims; then signs out.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -65,5 +66,24 @@ async fn demo_student_signs_in_to_the_learning_hub() {
 
     browser.quit().await;
     hub.stop();
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_never_seeds_a_real_installation() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    server.create_user("real-person").await;
+    let err = postern_server::demo::seed(&server.server.state, "http://127.0.0.1:9")
+        .await
+        .unwrap_err();
+    assert!(err.contains("refuses"), "{err}");
+    assert!(
+        server
+            .store()
+            .find_user_by_username("student")
+            .await
+            .unwrap()
+            .is_none()
+    );
     server.stop().await;
 }

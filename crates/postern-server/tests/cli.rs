@@ -1,4 +1,5 @@
 //! The real `postern` binary: admin commands, error explanations and configuration errors.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

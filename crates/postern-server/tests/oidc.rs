@@ -1,5 +1,6 @@
 //! The OpenID Connect provider driven by an independent relying party (the `openidconnect`
 //! crate) and by raw HTTP, on SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -619,6 +620,14 @@ async fn rp_initiated_logout(backend: Backend) {
         .await
         .unwrap();
     let id_token = tokens["id_token"].as_str().unwrap();
+
+    // An access token is not an ID token hint.
+    let with_access = format!(
+        "{}/logout?id_token_hint={}",
+        server.issuer(),
+        tokens["access_token"].as_str().unwrap()
+    );
+    assert!(browser.open(&with_access).await.body().contains("90100"));
 
     // An unregistered post-logout address never redirects.
     let bad = format!(

@@ -1,5 +1,6 @@
 //! Password sign-in through the real pages: errors that explain themselves, smart lockout,
 //! disabled accounts, stale browser state, anti-forgery, cookies and the sign-in log.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -162,6 +163,102 @@ async fn smart_lockout(backend: Backend) {
     assert!(
         query_param(landing.app_url(), "code").is_some(),
         "unlocked after the lock time"
+    );
+    server.stop().await;
+}
+
+/// A burst of parallel guesses gets no more answers than the threshold allows.
+async fn parallel_guesses_do_not_beat_the_lockout(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_user("par").await;
+    let (client, _) = server
+        .create_client(ClientKind::Public, SigningAlg::RS256)
+        .await;
+    let browser = Browser::new(&server);
+    let page = browser.open(&authorize_url(&server, &client, &[]).0).await;
+    let action = format!(
+        "{}{}",
+        server.issuer(),
+        common::attr(page.body(), "action").unwrap()
+    );
+    let csrf = hidden(page.body(), "csrf").unwrap();
+    let guesses: Vec<_> = (0..30)
+        .map(|i| {
+            let (http, action, csrf, origin) = (
+                browser.http.clone(),
+                action.clone(),
+                csrf.clone(),
+                server.issuer().to_owned(),
+            );
+            tokio::spawn(async move {
+                let password = if i == 29 {
+                    common::PASSWORD.to_owned()
+                } else {
+                    format!("guess-{i}")
+                };
+                let res = http
+                    .post(&action)
+                    .header("origin", origin)
+                    .form(&[
+                        ("csrf", csrf.as_str()),
+                        ("username", "par"),
+                        ("password", password.as_str()),
+                    ])
+                    .send()
+                    .await
+                    .unwrap();
+                (i, res.status().as_u16(), res.text().await.unwrap())
+            })
+        })
+        .collect();
+    let mut wrong_answers = 0;
+    for g in guesses {
+        let (i, status, body) = g.await.unwrap();
+        match error_code(&body).as_deref() {
+            Some("50126") => wrong_answers += 1,
+            Some("50053") => {}
+            other if i == 29 => assert_eq!(
+                status, 303,
+                "the right password was accepted before the lock: {other:?}"
+            ),
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    assert!(
+        wrong_answers <= 9,
+        "{wrong_answers} guesses were answered; the lock allows 9 before it"
+    );
+    let page = browser
+        .submit_password(page.body(), "par", common::PASSWORD)
+        .await;
+    if let Landing::Page { body, .. } = &page {
+        assert_eq!(error_code(body).as_deref(), Some("50053"));
+    }
+    server.stop().await;
+}
+
+async fn browsers_without_cookies_get_an_explanation_not_a_loop(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (client, _) = server
+        .create_client(ClientKind::Public, SigningAlg::RS256)
+        .await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::limited(10))
+        .build()
+        .unwrap();
+    let res = http
+        .get(authorize_url(&server, &client, &[]).0)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(
+        res.url().as_str().contains("notice=other-window"),
+        "one restart, then the explanation"
+    );
+    assert_eq!(
+        error_code(&res.text().await.unwrap()).as_deref(),
+        Some("990005")
     );
     server.stop().await;
 }
@@ -363,9 +460,8 @@ async fn authorize_errors_never_redirect_to_unknown_places(backend: Backend) {
         .unwrap();
     let cases = [
         (
-            format!(
-                "/authorize?client_id=nope&redirect_uri=https%3A%2F%2Fevil.example%2F&response_type=code&scope=openid"
-            ),
+            "/authorize?client_id=nope&redirect_uri=https%3A%2F%2Fevil.example%2F&response_type=code&scope=openid"
+                .to_owned(),
             "700016",
         ),
         (
@@ -425,6 +521,8 @@ async fn authorize_errors_never_redirect_to_unknown_places(backend: Backend) {
 on_both_backends!(
     wrong_password_and_unknown_user,
     smart_lockout,
+    parallel_guesses_do_not_beat_the_lockout,
+    browsers_without_cookies_get_an_explanation_not_a_loop,
     disabled_accounts,
     stale_browser_state_restarts,
     forms_refuse_cross_site_posts,

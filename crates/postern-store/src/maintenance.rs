@@ -46,3 +46,28 @@ impl Store {
         Ok(deleted)
     }
 }
+
+impl Store {
+    /// Deletes sign-in log entries (with their steps and request ids) last updated before
+    /// `cutoff`; returns how many entries went. The retention period is the caller's policy.
+    pub async fn purge_signins_before(&self, cutoff: OffsetDateTime) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
+        for statement in [
+            "DELETE FROM signin_steps
+             WHERE correlation_id IN (SELECT correlation_id FROM signins WHERE updated_ms < $1)",
+            "DELETE FROM signin_requests
+             WHERE correlation_id IN (SELECT correlation_id FROM signins WHERE updated_ms < $1)",
+        ] {
+            sqlx::query(statement)
+                .bind(ms(cutoff))
+                .execute(&mut *tx)
+                .await?;
+        }
+        let done = sqlx::query("DELETE FROM signins WHERE updated_ms < $1")
+            .bind(ms(cutoff))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+}

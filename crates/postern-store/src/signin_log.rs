@@ -163,6 +163,82 @@ impl Store {
             .await
     }
 
+    /// Everything one request adds to a sign-in, in one transaction: its steps (numbered after
+    /// the existing ones), their request ids, and the summary update if given. Used on the hot path
+    /// of every sign-in, where one commit instead of several matters. A concurrent append from
+    /// another node that takes the same step number makes this one retry.
+    pub async fn record_signin(
+        &self,
+        correlation_id: &str,
+        steps: &[SignInStep],
+        update: Option<&SignInUpdate>,
+    ) -> Result<()> {
+        let mut attempt = 1;
+        loop {
+            match self.try_record_signin(correlation_id, steps, update).await {
+                Err(StoreError::Database(e))
+                    if is_unique_violation(&e) && attempt < APPEND_ATTEMPTS =>
+                {
+                    attempt += 1;
+                    tokio::task::yield_now().await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn try_record_signin(
+        &self,
+        correlation_id: &str,
+        steps: &[SignInStep],
+        update: Option<&SignInUpdate>,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        for step in steps {
+            sqlx::query(
+                "INSERT INTO signin_steps (correlation_id, seq, time_ms, request_id, method, result, detail)
+                 SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6
+                 FROM signin_steps WHERE correlation_id = $1",
+            )
+            .bind(correlation_id)
+            .bind(ms(step.time))
+            .bind(&step.request_id)
+            .bind(&step.method)
+            .bind(step.result.as_str())
+            .bind(&step.detail)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO signin_requests (request_id, correlation_id, seq)
+                 SELECT $1, $2, COALESCE(MAX(seq), 0) + 1 FROM signin_requests WHERE correlation_id = $2
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(&step.request_id)
+            .bind(correlation_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some(u) = update {
+            sqlx::query(
+                "UPDATE signins SET updated_ms = $1, user_id = COALESCE($2, user_id),
+                                    username = COALESCE($3, username), result = $4, error_code = $5,
+                                    failure_reason = $6
+                 WHERE correlation_id = $7",
+            )
+            .bind(ms(u.updated))
+            .bind(&u.user_id)
+            .bind(&u.username)
+            .bind(u.result.as_str())
+            .bind(error_code_value(u.error_code))
+            .bind(&u.failure_reason)
+            .bind(correlation_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Updates the summary. `user_id` and `username` are only overwritten when given; the result,
     /// error code and failure reason always are.
     pub async fn update_signin(&self, correlation_id: &str, u: &SignInUpdate) -> Result<()> {

@@ -281,8 +281,8 @@ pub fn verify<'a>(
         .into_iter()
         .find(|k| k.kid == kid && k.alg.as_str() == alg)
         .ok_or(VerifyError::UnknownKey)?;
-    let signed = &token[..h.len() + 1 + c.len()];
-    if !key.verify_bytes(signed.as_bytes(), &sig) {
+    let signed = &token.as_bytes()[..h.len() + 1 + c.len()];
+    if !key.verify_bytes(signed, &sig) {
         return Err(VerifyError::BadSignature);
     }
     if !claims.is_object() {
@@ -335,7 +335,7 @@ pub fn verify_with_jwks(token: &str, jwks: &Value) -> Result<Decoded, VerifyErro
         B64.decode(text.as_bytes())
             .map_err(|_| VerifyError::Malformed)
     };
-    let signed = token[..h.len() + 1 + c.len()].as_bytes();
+    let signed = &token.as_bytes()[..h.len() + 1 + c.len()];
     let ok = match (alg, jwk.get("kty").and_then(Value::as_str)) {
         ("RS256", Some("RSA")) => signature::RsaPublicKeyComponents {
             n: field("n")?,

@@ -272,7 +272,29 @@ async fn user(config: &Config, store: &Store, cmd: UserCommand, json: bool) -> C
                 .set_user_password(&u.id, &phc)
                 .await
                 .map_err(|e| e.to_string())?;
-            report(json, &u, "password set");
+            // A reset usually follows a compromise or a lockout: end what the old password opened
+            // and lift the lock.
+            store
+                .delete_user_sessions(&u.id)
+                .await
+                .map_err(|e| e.to_string())?;
+            store
+                .revoke_user_tokens(&u.id, SystemClock.now())
+                .await
+                .map_err(|e| e.to_string())?;
+            let (_, version) = store
+                .find_lockout(&u.id, "password")
+                .await
+                .map_err(|e| e.to_string())?;
+            store
+                .update_lockout(&u.id, "password", &Default::default(), version)
+                .await
+                .map_err(|e| e.to_string())?;
+            report(
+                json,
+                &u,
+                "password set; sessions and refresh tokens revoked; lockout cleared",
+            );
         }
     }
     Ok(())

@@ -17,7 +17,11 @@ pub const CLIENT_ID: &str = "learning-hub";
 pub const STUDENT: &str = "student";
 pub const STUDENT_PASSWORD: &str = "correct-horse-battery";
 
+/// The setting that marks a database as the demo's.
+const DEMO_MARK: &str = "demo.seeded";
+
 /// What was seeded.
+#[derive(Debug)]
 pub struct Seeded {
     pub username: String,
     pub password: String,
@@ -25,8 +29,32 @@ pub struct Seeded {
 
 /// Seeds the demo student and client; running it again changes nothing (but keeps the client's
 /// redirect URIs in step with the demo hub's address).
+///
+/// A database that holds anything but demo data is refused: the demo's student has a published
+/// password, and it must never appear in a real installation.
 pub async fn seed(state: &AppState, hub_base: &str) -> Result<Seeded, String> {
     let store = &state.store;
+    let marked = store
+        .find_setting(DEMO_MARK)
+        .await
+        .map_err(|e| e.to_string())?
+        .is_some();
+    if !marked {
+        let users = store.list_users().await.map_err(|e| e.to_string())?;
+        let clients = store.list_clients().await.map_err(|e| e.to_string())?;
+        if !users.is_empty() || !clients.is_empty() {
+            return Err(format!(
+                "--demo refuses to seed a database that already holds {} user(s) and {} application(s): \
+                 use an empty --data-dir for the demo",
+                users.len(),
+                clients.len()
+            ));
+        }
+        store
+            .set_setting(DEMO_MARK, "true")
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     let base = hub_base.trim_end_matches('/');
     let redirects = vec![format!("{base}/callback")];
     let post_logout = vec![format!("{base}/")];

@@ -6,7 +6,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use tracing::Instrument;
 
 /// The id of the current request.
@@ -23,11 +23,12 @@ pub struct ClientInfo {
 /// Middleware: assigns the request id, records the span, sets security headers, counts the response.
 pub async fn assign(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let id = uuid_v4(&*state.rng);
-    let ip = req
+    let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
         .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
+    let ip = client_ip(peer, req.headers(), &state.config.trusted_proxies);
     let user_agent = req
         .headers()
         .get(header::USER_AGENT)
@@ -52,6 +53,61 @@ pub async fn assign(State(state): State<AppState>, mut req: Request, next: Next)
     res
 }
 
+/// The client's address: the TCP peer, unless the peer is a trusted proxy, in which case the
+/// right-most address of `X-Forwarded-For` that is not itself a trusted proxy.
+pub fn client_ip(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|ip| !trusted.contains(ip))
+        .unwrap_or(peer)
+}
+
 fn uuid_v4(rng: &dyn postern_core::random::Random) -> String {
     postern_core::random::uuid(rng)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderMap;
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            "203.0.113.9, 198.51.100.7".parse().unwrap(),
+        );
+        let student: IpAddr = "198.51.100.7".parse().unwrap();
+        assert_eq!(
+            client_ip(proxy, &headers, &[proxy]),
+            student,
+            "the right-most untrusted hop"
+        );
+        assert_eq!(
+            client_ip(proxy, &headers, &[]),
+            proxy,
+            "untrusted peers cannot claim an address"
+        );
+        let inner: IpAddr = "10.0.0.2".parse().unwrap();
+        headers.insert("x-forwarded-for", "198.51.100.7, 10.0.0.2".parse().unwrap());
+        assert_eq!(
+            client_ip(proxy, &headers, &[proxy, inner]),
+            student,
+            "chained trusted proxies are skipped"
+        );
+        assert_eq!(client_ip(proxy, &HeaderMap::new(), &[proxy]), proxy);
+    }
 }

@@ -8,7 +8,7 @@ use crate::http::errors::{self, ErrorContext};
 use crate::http::{ClientInfo, RequestId, csrf, forms};
 use crate::metrics::Metrics;
 use crate::pages::{self, SignInPage};
-use crate::signin::{self, Restart, browser, log};
+use crate::signin::{self, Restart, log};
 use crate::state::AppState;
 use axum::Extension;
 use axum::body::Bytes;
@@ -21,7 +21,7 @@ use postern_core::flow::{Flow, FlowState, PasswordOutcome, Step, password_step};
 use postern_core::oidc::claims::Authentication;
 use postern_core::policy::after_password;
 use postern_core::secret::{SecretString, hash_token, hmac_sha256};
-use postern_core::signin_log::SignInResult;
+use postern_core::signin_log::{SignInResult, StepResult};
 use postern_core::softlock::{FailureRecorded, LockoutState};
 use postern_core::user::{User, normalize_username};
 use postern_store::StoreError;
@@ -35,9 +35,16 @@ enum Usable {
     Yes(Box<Flow>),
     Restart(Box<Flow>, Restart),
     Gone,
+    /// The browser does not keep Postern's cookies: restarting would loop forever.
+    NoCookies,
 }
 
-async fn load(state: &AppState, id: &str, headers: &HeaderMap) -> Result<Usable, StoreError> {
+async fn load(
+    state: &AppState,
+    id: &str,
+    headers: &HeaderMap,
+    restarted_for_cookie: bool,
+) -> Result<Usable, StoreError> {
     if id.len() > 64 {
         return Ok(Usable::Gone);
     }
@@ -45,7 +52,16 @@ async fn load(state: &AppState, id: &str, headers: &HeaderMap) -> Result<Usable,
         return Ok(Usable::Gone);
     };
     let now = state.clock.now();
-    let (browser, _) = browser::id(state, headers);
+    let Some(browser) = crate::http::cookies::get(state, headers, crate::http::cookies::BROWSER)
+    else {
+        // No binding cookie: a link opened in another browser (restart there, which sets one), or
+        // a browser that drops cookies (it comes back without one after that restart).
+        return Ok(if restarted_for_cookie {
+            Usable::NoCookies
+        } else {
+            Usable::Restart(Box::new(flow), Restart::OtherWindow)
+        });
+    };
     Ok(if flow.is_expired(now) {
         Usable::Restart(Box::new(flow), Restart::Expired)
     } else if !postern_core::secret::ct_eq(
@@ -120,21 +136,20 @@ pub async fn show(
         correlation_id: None,
         timestamp: state.clock.now(),
     };
-    let notice = forms::query(query.as_deref())
+    let notice_key = forms::query(query.as_deref())
         .ok()
-        .and_then(|p| p.get("notice").and_then(Restart::notice));
-    match load(&state, &id, &headers).await {
+        .and_then(|p| p.get("notice").map(str::to_owned));
+    let notice = notice_key.as_deref().and_then(Restart::notice);
+    let restarted_for_cookie = notice_key.as_deref() == Some(Restart::OtherWindow.key());
+    match load(&state, &id, &headers, restarted_for_cookie).await {
         Err(e) => errors::internal(&state, &e, &ctx),
         Ok(Usable::Gone) => gone(&state, &ctx),
+        Ok(Usable::NoCookies) => errors::page(&state, ErrorCode::CookiesRequired, None, &ctx),
         Ok(Usable::Restart(flow, why)) => {
             ctx.correlation_id = Some(flow.correlation_id.clone());
             restart(&state, *flow, why, &headers, &rid, &info, &ctx).await
         }
         Ok(Usable::Yes(flow)) => {
-            let _ = state
-                .store
-                .add_signin_request(&flow.correlation_id, &rid.0)
-                .await;
             let hint = flow.request.login_hint.clone().unwrap_or_default();
             form_page(&state, &flow, &hint, notice, None)
         }
@@ -174,9 +189,12 @@ pub async fn submit(
         );
         return errors::page(&state, ErrorCode::InvalidRequest, Some(detail), &ctx);
     }
-    let flow = match load(&state, &id, &headers).await {
+    let flow = match load(&state, &id, &headers, false).await {
         Err(e) => return errors::internal(&state, &e, &ctx),
         Ok(Usable::Gone) => return gone(&state, &ctx),
+        Ok(Usable::NoCookies) => {
+            return errors::page(&state, ErrorCode::CookiesRequired, None, &ctx);
+        }
         Ok(Usable::Restart(flow, why)) => {
             ctx.correlation_id = Some(flow.correlation_id.clone());
             return restart(&state, *flow, why, &headers, &rid, &info, &ctx).await;
@@ -225,10 +243,6 @@ async fn check_password(
     ctx: &ErrorContext,
 ) -> Result<Response, StoreError> {
     let now = state.clock.now();
-    state
-        .store
-        .add_signin_request(&flow.correlation_id, &rid.0)
-        .await?;
     let username = normalize_username(typed).ok();
     let user = match &username {
         Some(name) => state.store.find_user_by_username(name).await?,
@@ -243,40 +257,36 @@ async fn check_password(
         Some(user) => password_outcome(state, user, password).await?,
     };
     let (step, result, detail) = password_step(&outcome, now);
-    log::step(
-        state,
-        &flow.correlation_id,
-        &rid.0,
-        "password",
-        result,
-        detail.clone(),
-    )
-    .await?;
+    let password_step = log::Step::new("password", result, detail.clone());
     let user_id = user.as_ref().map(|u| u.id.as_str());
-    let shown_name = username
+    let shown_name: String = username
         .as_deref()
-        .or(Some(typed))
-        .map(|s| s.chars().take(64).collect::<String>());
+        .unwrap_or(typed)
+        .chars()
+        .take(64)
+        .collect();
+    let summary = |result, error| log::Summary {
+        user_id,
+        username: Some(&shown_name),
+        result: Some(result),
+        error,
+    };
 
     match step {
         Step::Retry { code } => {
-            log::identify(
+            let summary = summary(SignInResult::Failure, Some((code, detail)));
+            log::record(
                 state,
                 &flow.correlation_id,
-                user_id,
-                shown_name.as_deref(),
-                SignInResult::Failure,
-                Some(code),
-                Some(detail),
+                &rid.0,
+                vec![password_step],
+                Some(summary),
             )
             .await?;
             Metrics::inc(&state.metrics.signin_failure);
-            let safe_detail = match (&outcome, code) {
-                (
-                    PasswordOutcome::Wrong(FailureRecorded::Locked { until })
-                    | PasswordOutcome::Locked { until },
-                    _,
-                ) => Some(format!(
+            let safe_detail = match &outcome {
+                PasswordOutcome::Wrong(FailureRecorded::Locked { until })
+                | PasswordOutcome::Locked { until } => Some(format!(
                     "Try again after {}.",
                     postern_core::clock::iso8601(*until)
                 )),
@@ -290,46 +300,38 @@ async fn check_password(
                 Some(ctx.view(code, safe_detail)),
             ))
         }
-        Step::Advance(FlowState::Complete {
-            user_id,
-            amr,
-            auth_time_ms,
-        }) => {
-            let auth = Authentication {
+        Step::Advance(complete @ FlowState::Complete { .. }) => {
+            let FlowState::Complete {
                 user_id,
-                amr: amr.clone(),
-                auth_time: postern_core::clock::from_millis(auth_time_ms),
+                amr,
+                auth_time_ms,
+            } = &complete
+            else {
+                unreachable!()
             };
-            state
-                .store
-                .update_flow_state(
-                    &flow.id,
-                    &FlowState::Complete {
-                        user_id: auth.user_id.clone(),
-                        amr,
-                        auth_time_ms,
-                    },
-                )
-                .await?;
+            let auth = Authentication {
+                user_id: user_id.clone(),
+                amr: amr.clone(),
+                auth_time: postern_core::clock::from_millis(*auth_time_ms),
+            };
+            state.store.update_flow_state(&flow.id, &complete).await?;
             let cookie = signin::create_session(state, headers, &auth).await?;
             let url = signin::issue_code(state, &flow.request, &auth, &flow.correlation_id).await?;
-            log::step(
+            let issued = log::Step::new(
+                "authorize",
+                StepResult::Success,
+                format!("authorization code issued to '{}'", flow.client_name),
+            );
+            let summary = log::Summary {
+                user_id: Some(&auth.user_id),
+                ..summary(SignInResult::Success, None)
+            };
+            log::record(
                 state,
                 &flow.correlation_id,
                 &rid.0,
-                "authorize",
-                postern_core::signin_log::StepResult::Success,
-                format!("authorization code issued to '{}'", flow.client_name),
-            )
-            .await?;
-            log::identify(
-                state,
-                &flow.correlation_id,
-                Some(&auth.user_id),
-                shown_name.as_deref(),
-                SignInResult::Success,
-                None,
-                None,
+                vec![password_step, issued],
+                Some(summary),
             )
             .await?;
             Metrics::inc(&state.metrics.signin_success);
@@ -340,32 +342,26 @@ async fn check_password(
         Step::Advance(next) => {
             // Second-factor steps arrive with the next issues; the flow already records the state.
             state.store.update_flow_state(&flow.id, &next).await?;
-            log::identify(
+            let code = ErrorCode::StrongAuthRequired;
+            let summary = summary(SignInResult::Interrupted, Some((code, detail)));
+            log::record(
                 state,
                 &flow.correlation_id,
-                user_id,
-                shown_name.as_deref(),
-                SignInResult::Interrupted,
-                Some(ErrorCode::StrongAuthRequired),
-                None,
+                &rid.0,
+                vec![password_step],
+                Some(summary),
             )
             .await?;
-            Ok(errors::page(
-                state,
-                ErrorCode::StrongAuthRequired,
-                None,
-                ctx,
-            ))
+            Ok(errors::page(state, code, None, ctx))
         }
         Step::Interrupt { code, .. } => {
-            log::identify(
+            let summary = summary(SignInResult::Interrupted, Some((code, detail)));
+            log::record(
                 state,
                 &flow.correlation_id,
-                user_id,
-                shown_name.as_deref(),
-                SignInResult::Interrupted,
-                Some(code),
-                None,
+                &rid.0,
+                vec![password_step],
+                Some(summary),
             )
             .await?;
             Ok(errors::page(state, code, None, ctx))
@@ -374,19 +370,30 @@ async fn check_password(
 }
 
 /// Checks a known user's password under the lockout rules.
+///
+/// The lock is read before the check and again after it: requests that queued for a password slot
+/// while the account became locked learn nothing from their check (no result is revealed or
+/// accepted), so a burst of parallel guesses gets no more tries than the threshold.
 async fn password_outcome(
     state: &AppState,
     user: &User,
     password: SecretString,
 ) -> Result<PasswordOutcome, StoreError> {
-    let now = state.clock.now();
-    let (lock, version) = state.store.find_lockout(&user.id, LOCKOUT_KIND).await?;
-    if let Some(until) = lock.locked_until(now) {
+    let (lock, _) = state.store.find_lockout(&user.id, LOCKOUT_KIND).await?;
+    if let Some(until) = lock.locked_until(state.clock.now()) {
+        // Spend the same work as a check, so a lock is not told apart by timing; the password
+        // itself is not checked.
+        state.verify_password(password, None).await;
         return Ok(PasswordOutcome::Locked { until });
     }
     let fingerprint = fingerprint(state, &user.id, &password);
-    let phc = user.password_hash.clone();
-    let check = state.verify_password(password.clone(), phc).await;
+    let check = state
+        .verify_password(password.clone(), user.password_hash.clone())
+        .await;
+    let (lock, version) = state.store.find_lockout(&user.id, LOCKOUT_KIND).await?;
+    if let Some(until) = lock.locked_until(state.clock.now()) {
+        return Ok(PasswordOutcome::Locked { until });
+    }
     let PasswordCheck::Correct { needs_rehash } = check else {
         let recorded = record_failure(state, &user.id, &fingerprint, lock, version).await?;
         return Ok(PasswordOutcome::Wrong(recorded));
@@ -412,7 +419,8 @@ async fn password_outcome(
     })
 }
 
-/// Records a failure with optimistic concurrency (another node may be counting too).
+/// Records a failure with optimistic concurrency (other requests and nodes may be counting too):
+/// every failure is counted, however contended.
 async fn record_failure(
     state: &AppState,
     user_id: &str,
@@ -420,7 +428,7 @@ async fn record_failure(
     mut lock: LockoutState,
     mut version: i64,
 ) -> Result<FailureRecorded, StoreError> {
-    for _ in 0..5 {
+    for _ in 0..100 {
         let recorded = lock.record_failure(&state.lockout, fingerprint, state.clock.now());
         if recorded == FailureRecorded::Repeated
             || state
@@ -431,8 +439,11 @@ async fn record_failure(
             return Ok(recorded);
         }
         (lock, version) = state.store.find_lockout(user_id, LOCKOUT_KIND).await?;
+        tokio::task::yield_now().await;
     }
-    Ok(FailureRecorded::Repeated)
+    Err(StoreError::Conflict(format!(
+        "lockout counter of user {user_id} (too contended)"
+    )))
 }
 
 /// A keyed fingerprint of a wrong guess: recognises a repeat without storing the guess.

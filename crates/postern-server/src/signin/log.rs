@@ -1,137 +1,136 @@
 //! Writing the sign-in log: one entry per flow, a step per thing that happened. Only words and
-//! identifiers go in — never a password, code or token.
+//! identifiers go in — never a password, code or token. Each request writes what it adds in one
+//! call (one transaction): sign-ins are the hot path, and the log must not slow them down.
 
 use crate::http::ClientInfo;
 use crate::state::AppState;
 use postern_core::ErrorCode;
-use postern_core::client::Client;
 use postern_core::signin_log::{SignInEntry, SignInResult, SignInStep, StepResult};
-use postern_core::user::User;
 use postern_store::{SignInUpdate, StoreError};
 
-/// Opens the log entry of a new flow.
+/// One step: what was checked, how it went, and the plain words for a helpdesk.
+pub struct Step<'a> {
+    pub method: &'a str,
+    pub result: StepResult,
+    pub detail: String,
+}
+
+impl<'a> Step<'a> {
+    pub fn new(method: &'a str, result: StepResult, detail: impl Into<String>) -> Self {
+        Step {
+            method,
+            result,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// The entry's summary after a request.
+#[derive(Default)]
+pub struct Summary<'a> {
+    pub user_id: Option<&'a str>,
+    pub username: Option<&'a str>,
+    pub result: Option<SignInResult>,
+    pub error: Option<(ErrorCode, String)>,
+}
+
+impl Summary<'_> {
+    pub fn result(result: SignInResult) -> Self {
+        Summary {
+            result: Some(result),
+            ..Summary::default()
+        }
+    }
+
+    pub fn failure(code: ErrorCode, reason: impl Into<String>) -> Self {
+        Summary {
+            result: Some(SignInResult::Failure),
+            error: Some((code, reason.into())),
+            ..Summary::default()
+        }
+    }
+}
+
+/// Who and where an entry is about.
+pub struct Origin<'a> {
+    pub client_id: Option<&'a str>,
+    pub client_name: Option<&'a str>,
+    pub info: &'a ClientInfo,
+}
+
+fn to_step(state: &AppState, request_id: &str, s: Step<'_>) -> SignInStep {
+    SignInStep {
+        time: state.clock.now(),
+        request_id: request_id.to_owned(),
+        method: s.method.to_owned(),
+        result: s.result,
+        detail: s.detail,
+    }
+}
+
+/// Opens the entry of a new sign-in with its first step and summary.
 pub async fn open(
     state: &AppState,
     correlation_id: &str,
-    client: &Client,
-    info: &ClientInfo,
     request_id: &str,
-    user: Option<&User>,
-) -> Result<(), StoreError> {
-    open_raw(
-        state,
-        correlation_id,
-        Some(&client.id),
-        Some(&client.name),
-        info,
-        request_id,
-        user,
-    )
-    .await
-}
-
-/// Opens an entry when the client may be unknown (a refused authorization request).
-pub async fn open_raw(
-    state: &AppState,
-    correlation_id: &str,
-    client_id: Option<&str>,
-    client_name: Option<&str>,
-    info: &ClientInfo,
-    request_id: &str,
-    user: Option<&User>,
+    origin: Origin<'_>,
+    step: Step<'_>,
+    summary: Summary<'_>,
 ) -> Result<(), StoreError> {
     let now = state.clock.now();
+    let (error_code, failure_reason) = match summary.error {
+        Some((code, reason)) => (Some(code), Some(reason)),
+        None => (None, None),
+    };
     state
         .store
         .create_signin(&SignInEntry {
             correlation_id: correlation_id.to_owned(),
             started: now,
             updated: now,
-            user_id: user.map(|u| u.id.clone()),
-            username: user.map(|u| u.username.clone()),
-            client_id: client_id.map(|c| c.chars().take(200).collect()),
-            client_name: client_name.map(str::to_owned),
-            ip: Some(info.ip.to_string()),
-            user_agent: info.user_agent.clone(),
-            result: SignInResult::InProgress,
-            error_code: None,
-            failure_reason: None,
+            user_id: summary.user_id.map(str::to_owned),
+            username: summary.username.map(str::to_owned),
+            client_id: origin.client_id.map(|c| c.chars().take(200).collect()),
+            client_name: origin.client_name.map(str::to_owned),
+            ip: Some(origin.info.ip.to_string()),
+            user_agent: origin.info.user_agent.clone(),
+            result: summary.result.unwrap_or(SignInResult::InProgress),
+            error_code,
+            failure_reason,
             request_ids: vec![request_id.to_owned()],
-            steps: vec![],
+            steps: vec![to_step(state, request_id, step)],
         })
         .await
 }
 
-/// Appends a step.
-pub async fn step(
+/// Appends this request's steps and, if given, the new summary.
+pub async fn record(
     state: &AppState,
     correlation_id: &str,
     request_id: &str,
-    method: &str,
-    result: StepResult,
-    detail: String,
+    steps: Vec<Step<'_>>,
+    summary: Option<Summary<'_>>,
 ) -> Result<(), StoreError> {
+    let steps: Vec<SignInStep> = steps
+        .into_iter()
+        .map(|s| to_step(state, request_id, s))
+        .collect();
+    let update = summary.map(|s| {
+        let (error_code, failure_reason) = match s.error {
+            Some((code, reason)) => (Some(code), Some(reason)),
+            None => (None, None),
+        };
+        SignInUpdate {
+            updated: state.clock.now(),
+            user_id: s.user_id.map(str::to_owned),
+            username: s.username.map(str::to_owned),
+            result: s.result.unwrap_or(SignInResult::InProgress),
+            error_code,
+            failure_reason,
+        }
+    });
     state
         .store
-        .append_signin_step(
-            correlation_id,
-            &SignInStep {
-                time: state.clock.now(),
-                request_id: request_id.to_owned(),
-                method: method.to_owned(),
-                result,
-                detail,
-            },
-        )
-        .await
-}
-
-/// Sets the entry's result.
-pub async fn finish(
-    state: &AppState,
-    correlation_id: &str,
-    result: SignInResult,
-    error_code: Option<ErrorCode>,
-    failure_reason: Option<String>,
-) -> Result<(), StoreError> {
-    state
-        .store
-        .update_signin(
-            correlation_id,
-            &SignInUpdate {
-                updated: state.clock.now(),
-                user_id: None,
-                username: None,
-                result,
-                error_code,
-                failure_reason,
-            },
-        )
-        .await
-}
-
-/// Records who the sign-in is for (once the username is known).
-pub async fn identify(
-    state: &AppState,
-    correlation_id: &str,
-    user_id: Option<&str>,
-    username: Option<&str>,
-    result: SignInResult,
-    error_code: Option<ErrorCode>,
-    failure_reason: Option<String>,
-) -> Result<(), StoreError> {
-    state
-        .store
-        .update_signin(
-            correlation_id,
-            &SignInUpdate {
-                updated: state.clock.now(),
-                user_id: user_id.map(str::to_owned),
-                username: username.map(str::to_owned),
-                result,
-                error_code,
-                failure_reason,
-            },
-        )
+        .record_signin(correlation_id, &steps, update.as_ref())
         .await
 }

@@ -88,6 +88,16 @@ pub async fn begin(
 ) -> Response {
     let now = state.clock.now();
     let correlation_id = random::uuid(&*state.rng);
+    if !client.has_redirect_uri(&request.redirect_uri) {
+        // A restarted flow carries the redirect URI it was started with; an administrator may
+        // have removed it since.
+        let ctx = ErrorContext {
+            request_id: rid.0.clone(),
+            correlation_id: None,
+            timestamp: now,
+        };
+        return errors::page(state, ErrorCode::RedirectUriMismatch, None, &ctx);
+    }
     let ctx = ErrorContext {
         request_id: rid.0.clone(),
         correlation_id: Some(correlation_id.clone()),
@@ -108,21 +118,19 @@ pub async fn begin(
             amr: session.amr.clone(),
         };
         let result = async {
-            log::open(state, &correlation_id, client, info, &rid.0, Some(user)).await?;
-            log::step(
-                state,
-                &correlation_id,
-                &rid.0,
-                "sso_session",
-                StepResult::Success,
-                format!(
-                    "signed in by the existing single sign-on session (authenticated at {})",
-                    postern_core::clock::iso8601(session.auth_time)
-                ),
-            )
-            .await?;
             let url = issue_code(state, &request, &auth, &correlation_id).await?;
-            log::finish(state, &correlation_id, SignInResult::Success, None, None).await?;
+            let detail = format!(
+                "signed in by the existing single sign-on session (authenticated at {}); authorization code issued",
+                postern_core::clock::iso8601(session.auth_time)
+            );
+            let summary = log::Summary {
+                user_id: Some(&user.id),
+                username: Some(&user.username),
+                result: Some(SignInResult::Success),
+                error: None,
+            };
+            let step = log::Step::new("sso_session", StepResult::Success, detail);
+            log::open(state, &correlation_id, &rid.0, origin(client, info), step, summary).await?;
             Ok::<_, postern_store::StoreError>(url)
         }
         .await;
@@ -141,26 +149,16 @@ pub async fn begin(
         } else {
             "prompt=none, but this browser has no valid sign-in session"
         };
-        let logged = async {
-            log::open(state, &correlation_id, client, info, &rid.0, None).await?;
-            log::step(
-                state,
-                &correlation_id,
-                &rid.0,
-                "authorize",
-                StepResult::Failure,
-                reason.to_owned(),
-            )
-            .await?;
-            log::finish(
-                state,
-                &correlation_id,
-                SignInResult::Failure,
-                Some(ErrorCode::LoginRequired),
-                Some(reason.to_owned()),
-            )
-            .await
-        }
+        let step = log::Step::new("authorize", StepResult::Failure, reason);
+        let summary = log::Summary::failure(ErrorCode::LoginRequired, reason);
+        let logged = log::open(
+            state,
+            &correlation_id,
+            &rid.0,
+            origin(client, info),
+            step,
+            summary,
+        )
         .await;
         if let Err(e) = logged {
             return errors::internal(state, &e, &ctx);
@@ -196,18 +194,18 @@ pub async fn begin(
     };
     let created = async {
         state.store.create_flow(&flow).await?;
-        log::open(state, &correlation_id, client, info, &rid.0, None).await?;
         let detail = match restart {
             None => format!("sign-in started for '{}'", client.name),
             Some(r) => format!("sign-in restarted for '{}' ({})", client.name, r.key()),
         };
-        log::step(
+        let step = log::Step::new("authorize", StepResult::Info, detail);
+        log::open(
             state,
             &correlation_id,
             &rid.0,
-            "authorize",
-            StepResult::Info,
-            detail,
+            origin(client, info),
+            step,
+            log::Summary::default(),
         )
         .await
     }
@@ -224,6 +222,15 @@ pub async fn begin(
         res.headers_mut().append(header::SET_COOKIE, cookie);
     }
     res
+}
+
+/// The log origin of a sign-in for `client`.
+pub fn origin<'a>(client: &'a Client, info: &'a ClientInfo) -> log::Origin<'a> {
+    log::Origin {
+        client_id: Some(&client.id),
+        client_name: Some(&client.name),
+        info,
+    }
 }
 
 /// Stores a new authorization code and returns the redirect URL that carries it.

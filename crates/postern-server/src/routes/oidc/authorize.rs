@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use postern_core::oidc::authorize::{self, AuthorizeError};
 use postern_core::random;
-use postern_core::signin_log::{SignInResult, StepResult};
+use postern_core::signin_log::StepResult;
 
 pub async fn authorize(
     State(state): State<AppState>,
@@ -29,18 +29,22 @@ pub async fn authorize(
         correlation_id: None,
         timestamp: now,
     };
+    if !state.signin_limiter.allow(info.ip) {
+        crate::metrics::Metrics::inc(&state.metrics.rate_limited);
+        return errors::page(&state, postern_core::ErrorCode::RateLimited, None, &ctx);
+    }
     let params = match forms::query_or_form(&method, query.as_deref(), &headers, &body) {
         Ok(p) => p,
         Err((code, detail)) => return errors::page(&state, code, Some(detail), &ctx),
     };
     let client = match params.get("client_id") {
-        Some(id) if id.len() <= 200 => match state.store.find_client(id).await {
+        Some(id) if id.len() <= 200 => match state.clients.find(&state.store, id).await {
             Ok(c) => c,
             Err(e) => return errors::internal(&state, &e, &ctx),
         },
         _ => None,
     };
-    match authorize::validate(&params, |_| client) {
+    match authorize::validate(&params, |_| client.map(|c| c.as_ref().clone())) {
         Ok((request, client)) => {
             signin::begin(&state, request, &client, &headers, &rid, &info, None).await
         }
@@ -54,36 +58,14 @@ pub async fn authorize(
                 AuthorizeError::Page { code, detail }
                 | AuthorizeError::Redirect { code, detail, .. } => (*code, detail.clone()),
             };
-            let logged = async {
-                log::open_raw(
-                    &state,
-                    &correlation_id,
-                    params.get("client_id"),
-                    None,
-                    &info,
-                    &rid.0,
-                    None,
-                )
-                .await?;
-                log::step(
-                    &state,
-                    &correlation_id,
-                    &rid.0,
-                    "authorize",
-                    StepResult::Failure,
-                    detail.clone(),
-                )
-                .await?;
-                log::finish(
-                    &state,
-                    &correlation_id,
-                    SignInResult::Failure,
-                    Some(code),
-                    Some(detail.clone()),
-                )
-                .await
-            }
-            .await;
+            let origin = log::Origin {
+                client_id: params.get("client_id"),
+                client_name: None,
+                info: &info,
+            };
+            let step = log::Step::new("authorize", StepResult::Failure, detail.clone());
+            let summary = log::Summary::failure(code, detail);
+            let logged = log::open(&state, &correlation_id, &rid.0, origin, step, summary).await;
             if let Err(e) = logged {
                 return errors::internal(&state, &e, &ctx);
             }

@@ -10,7 +10,7 @@ use postern_core::oidc::params::Params;
 
 /// An authenticated (or, for public clients, identified) client.
 pub struct AuthenticatedClient {
-    pub client: Client,
+    pub client: std::sync::Arc<Client>,
     /// True when a secret was checked.
     pub confidential: bool,
 }
@@ -57,13 +57,14 @@ pub async fn authenticate(
         },
     };
     let client = state
-        .store
-        .find_client(&id)
+        .clients
+        .find(&state.store, &id)
         .await
         .map_err(|e| (ErrorCode::ServerError, e.to_string()))?
+        // The same answer as a wrong secret (RFC 6749 §5.2), so client ids cannot be probed.
         .ok_or((
-            ErrorCode::UnknownClient,
-            "no application is registered with this client_id".to_owned(),
+            ErrorCode::InvalidClientSecret,
+            "client authentication failed".to_owned(),
         ))?;
     match (client.kind, secret) {
         (ClientKind::Confidential, Some(s)) if client.secret_matches(&s) => {

@@ -39,7 +39,14 @@ pub async fn logout(
     let hint = match params.get("id_token_hint") {
         None => None,
         Some(t) => match jws::verify(t, state.keys.published().iter().map(|k| k.as_ref())) {
-            Ok(d) if d.claims.get("iss").and_then(Value::as_str) == Some(state.issuer.as_str()) => {
+            // An ID token of ours (not an access token), for the client named, if one is.
+            Ok(d)
+                if d.claims.get("iss").and_then(Value::as_str) == Some(state.issuer.as_str())
+                    && d.header.get("typ").and_then(Value::as_str) != Some("at+jwt")
+                    && params
+                        .get("client_id")
+                        .is_none_or(|c| d.claims.get("aud").and_then(Value::as_str) == Some(c)) =>
+            {
                 Some(d.claims)
             }
             _ => {

@@ -85,6 +85,21 @@ pub async fn token(
     }
 }
 
+/// Adds a token step to the sign-in the code belongs to (best effort: the grant's answer does not
+/// depend on the log).
+async fn note(
+    state: &AppState,
+    correlation_id: &str,
+    request_id: &str,
+    result: StepResult,
+    detail: String,
+) {
+    let step = log::Step::new("token", result, detail);
+    if let Err(e) = log::record(state, correlation_id, request_id, vec![step], None).await {
+        tracing::warn!(error = %e, "could not write the sign-in log");
+    }
+}
+
 fn store_err(e: StoreError) -> Refusal {
     (ErrorCode::ServerError, e.to_string())
 }
@@ -110,10 +125,6 @@ async fn authorization_code(
             "the authorization code is unknown".to_owned(),
         ))?;
     ctx.correlation_id = Some(stored.correlation_id.clone());
-    let _ = state
-        .store
-        .add_signin_request(&stored.correlation_id, &rid.0)
-        .await;
     let checked = stored.check_redeemable(
         &client.client.id,
         params.get("redirect_uri"),
@@ -128,11 +139,10 @@ async fn authorization_code(
             .map_err(store_err)?,
         Err((ErrorCode::CodeAlreadyRedeemed, _)) => false,
         Err((code, detail)) => {
-            let _ = log::step(
+            note(
                 state,
                 &stored.correlation_id,
                 &rid.0,
-                "token",
                 StepResult::Failure,
                 detail.to_owned(),
             )
@@ -148,11 +158,10 @@ async fn authorization_code(
             .await
             .map_err(store_err)?;
         let detail = "the authorization code was presented a second time; the tokens issued for it were revoked";
-        let _ = log::step(
+        note(
             state,
             &stored.correlation_id,
             &rid.0,
-            "token",
             StepResult::Failure,
             detail.to_owned(),
         )
@@ -183,11 +192,10 @@ async fn authorization_code(
         &stored.family_id,
     )
     .await?;
-    let _ = log::step(
+    note(
         state,
         &stored.correlation_id,
         &rid.0,
-        "token",
         StepResult::Success,
         format!("tokens issued to '{}'", client.client.name),
     )
@@ -354,7 +362,10 @@ fn new_refresh_token(
         auth_time: auth.auth_time,
         amr: auth.amr.clone(),
         created: now,
-        expires: now + Duration::days(state.config.tokens.refresh_token_days),
+        // Sliding, but never past an absolute limit counted from the sign-in itself: a stolen
+        // family cannot be kept alive for ever by using it.
+        expires: (now + Duration::days(state.config.tokens.refresh_token_days))
+            .min(auth.auth_time + Duration::days(state.config.tokens.refresh_family_days)),
         used: false,
         revoked: false,
     };

@@ -16,8 +16,14 @@ use serde_json::Value;
 /// Verifies one of our access tokens: signature, type, issuer, expiry, revocation.
 pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Value, String> {
     let decoded = match jws::verify(token, state.keys.published().iter().map(|k| k.as_ref())) {
-        Err(jws::VerifyError::UnknownKey) => {
-            // Perhaps another node rotated keys: reload once and retry.
+        // Perhaps another node rotated keys: reload (at most every 10 s, so forged key ids
+        // cannot make every request reload) and retry.
+        Err(jws::VerifyError::UnknownKey)
+            if state
+                .keys
+                .loaded_at()
+                .is_none_or(|t| state.clock.now() - t > time::Duration::seconds(10)) =>
+        {
             let _ = state
                 .keys
                 .load(&state.store, &state.master, &*state.rng, &*state.clock)
