@@ -444,6 +444,23 @@ async fn client_credentials(backend: Backend) {
         "two authentication methods at once are refused"
     );
 
+    let unknown = http
+        .post(server.url("/token"))
+        .basic_auth("no-such-client", Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        unknown.status(),
+        401,
+        "unknown clients look like wrong secrets"
+    );
+    assert_eq!(
+        unknown.json::<Value>().await.unwrap()["error"],
+        "invalid_client"
+    );
+
     let (public, _) = server
         .create_client(ClientKind::Public, SigningAlg::RS256)
         .await;

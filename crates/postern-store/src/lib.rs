@@ -10,6 +10,7 @@
 //! beyond the atomic single-use updates that only the database can make race-free.
 
 mod clients;
+mod completion;
 mod flows;
 mod keys;
 mod maintenance;
@@ -55,6 +56,9 @@ pub enum StoreError {
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A bound query on the `Any` driver, ready to run on the pool or inside a transaction.
+pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
 /// A signing key as stored: the PKCS#8 private key sealed with the master key.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //! is never stored).
 
 use crate::rows::{conflict_as, get_json, get_text, get_time, json, ms};
-use crate::{Result, Store};
+use crate::{AnyQuery, Result, Store};
 use postern_core::session::SsoSession;
 use sqlx::any::AnyRow;
 
@@ -17,22 +17,27 @@ fn session_from_row(row: &AnyRow) -> Result<SsoSession> {
     })
 }
 
+/// The INSERT of a new session, bound (for use alone or inside a transaction).
+pub(crate) fn insert_session(s: &SsoSession) -> Result<AnyQuery<'_>> {
+    Ok(sqlx::query(
+        "INSERT INTO sso_sessions (id_hash, user_id, auth_time_ms, amr, created_ms, expires_ms)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&s.id_hash)
+    .bind(&s.user_id)
+    .bind(ms(s.auth_time))
+    .bind(json(&s.amr)?)
+    .bind(ms(s.created))
+    .bind(ms(s.expires)))
+}
+
 impl Store {
     /// Stores a new session; `Conflict` if the hash is taken.
     pub async fn create_session(&self, s: &SsoSession) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO sso_sessions (id_hash, user_id, auth_time_ms, amr, created_ms, expires_ms)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&s.id_hash)
-        .bind(&s.user_id)
-        .bind(ms(s.auth_time))
-        .bind(json(&s.amr)?)
-        .bind(ms(s.created))
-        .bind(ms(s.expires))
-        .execute(&self.pool)
-        .await
-        .map_err(|e| conflict_as(e, || "session".to_owned()))?;
+        insert_session(s)?
+            .execute(&self.pool)
+            .await
+            .map_err(|e| conflict_as(e, || "session".to_owned()))?;
         Ok(())
     }
 

@@ -13,7 +13,7 @@
 use crate::rows::{
     conflict_as, flag, get_flag, get_json, get_opt_i64, get_opt_text, get_text, get_time, json, ms,
 };
-use crate::{Result, Store};
+use crate::{AnyQuery, Result, Store};
 use postern_core::oidc::token::{AuthCode, RefreshToken};
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
@@ -54,7 +54,7 @@ fn refresh_from_row(row: &AnyRow) -> Result<RefreshToken> {
 }
 
 /// Inserts a refresh token with whatever executor (pool or transaction) is given.
-async fn insert_refresh_token<'e, E>(executor: E, t: &RefreshToken) -> Result<()>
+pub(crate) async fn insert_refresh_token<'e, E>(executor: E, t: &RefreshToken) -> Result<()>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
@@ -80,31 +80,51 @@ where
     Ok(())
 }
 
+/// The INSERT of a new authorization code, bound.
+pub(crate) fn insert_auth_code(c: &AuthCode) -> Result<AnyQuery<'_>> {
+    Ok(sqlx::query(
+        "INSERT INTO auth_codes (code_hash, family_id, client_id, redirect_uri, user_id, scope,
+                                 nonce, code_challenge, auth_time_ms, amr, correlation_id,
+                                 expires_ms, redeemed)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(&c.code_hash)
+    .bind(&c.family_id)
+    .bind(&c.client_id)
+    .bind(&c.redirect_uri)
+    .bind(&c.user_id)
+    .bind(json(&c.scope)?)
+    .bind(&c.nonce)
+    .bind(&c.code_challenge)
+    .bind(ms(c.auth_time))
+    .bind(json(&c.amr)?)
+    .bind(&c.correlation_id)
+    .bind(ms(c.expires))
+    .bind(flag(c.redeemed)))
+}
+
+/// The INSERT linking an access token to its family, bound.
+pub(crate) fn insert_access_token(
+    jti: &str,
+    family_id: &str,
+    expires: OffsetDateTime,
+) -> AnyQuery<'static> {
+    sqlx::query(
+        "INSERT INTO access_tokens (jti, family_id, expires_ms) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(jti.to_owned())
+    .bind(family_id.to_owned())
+    .bind(ms(expires))
+}
+
 impl Store {
     /// Stores a new authorization code; `Conflict` if the hash is taken.
     pub async fn create_auth_code(&self, c: &AuthCode) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO auth_codes (code_hash, family_id, client_id, redirect_uri, user_id, scope,
-                                     nonce, code_challenge, auth_time_ms, amr, correlation_id,
-                                     expires_ms, redeemed)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(&c.code_hash)
-        .bind(&c.family_id)
-        .bind(&c.client_id)
-        .bind(&c.redirect_uri)
-        .bind(&c.user_id)
-        .bind(json(&c.scope)?)
-        .bind(&c.nonce)
-        .bind(&c.code_challenge)
-        .bind(ms(c.auth_time))
-        .bind(json(&c.amr)?)
-        .bind(&c.correlation_id)
-        .bind(ms(c.expires))
-        .bind(flag(c.redeemed))
-        .execute(&self.pool)
-        .await
-        .map_err(|e| conflict_as(e, || "authorization code".to_owned()))?;
+        insert_auth_code(c)?
+            .execute(&self.pool)
+            .await
+            .map_err(|e| conflict_as(e, || "authorization code".to_owned()))?;
         Ok(())
     }
 
@@ -203,15 +223,9 @@ impl Store {
         family_id: &str,
         expires: OffsetDateTime,
     ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO access_tokens (jti, family_id, expires_ms) VALUES ($1, $2, $3)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(jti)
-        .bind(family_id)
-        .bind(ms(expires))
-        .execute(&self.pool)
-        .await?;
+        insert_access_token(jti, family_id, expires)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

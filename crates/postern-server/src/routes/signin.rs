@@ -314,9 +314,11 @@ async fn check_password(
                 amr: amr.clone(),
                 auth_time: postern_core::clock::from_millis(*auth_time_ms),
             };
-            state.store.update_flow_state(&flow.id, &complete).await?;
-            let cookie = signin::create_session(state, headers, &auth).await?;
-            let url = signin::issue_code(state, &flow.request, &auth, &flow.correlation_id).await?;
+            let finished = Flow {
+                state: complete.clone(),
+                ..flow.clone()
+            };
+            let (cookie, url) = signin::complete(state, headers, &finished, &auth).await?;
             let issued = log::Step::new(
                 "authorize",
                 StepResult::Success,

@@ -233,6 +233,42 @@ pub fn origin<'a>(client: &'a Client, info: &'a ClientInfo) -> log::Origin<'a> {
     }
 }
 
+/// A new authorization code for `request`: the code itself and the row that stores its hash.
+fn new_code(
+    state: &AppState,
+    request: &AuthorizeRequest,
+    auth: &Authentication,
+    correlation_id: &str,
+) -> (String, AuthCode) {
+    let code = random::token(&*state.rng, 32);
+    let row = AuthCode {
+        code_hash: hash_token(&code),
+        family_id: random::uuid(&*state.rng),
+        client_id: request.client_id.clone(),
+        redirect_uri: request.redirect_uri.clone(),
+        user_id: auth.user_id.clone(),
+        scope: request.scope.clone(),
+        nonce: request.nonce.clone(),
+        code_challenge: request.code_challenge.clone(),
+        auth_time: auth.auth_time,
+        amr: auth.amr.clone(),
+        correlation_id: correlation_id.to_owned(),
+        expires: state.clock.now() + Duration::seconds(state.config.tokens.code_seconds),
+        redeemed: false,
+    };
+    (code, row)
+}
+
+/// The redirect back to the application carrying `code` (with `state` and `iss`, RFC 9207).
+fn code_redirect(state: &AppState, request: &AuthorizeRequest, code: &str) -> String {
+    let mut pairs = vec![("code", code)];
+    if let Some(s) = &request.state {
+        pairs.push(("state", s));
+    }
+    pairs.push(("iss", &state.issuer));
+    append_query(&request.redirect_uri, &pairs)
+}
+
 /// Stores a new authorization code and returns the redirect URL that carries it.
 pub async fn issue_code(
     state: &AppState,
@@ -240,57 +276,40 @@ pub async fn issue_code(
     auth: &Authentication,
     correlation_id: &str,
 ) -> Result<String, postern_store::StoreError> {
-    let now = state.clock.now();
-    let code = random::token(&*state.rng, 32);
-    state
-        .store
-        .create_auth_code(&AuthCode {
-            code_hash: hash_token(&code),
-            family_id: random::uuid(&*state.rng),
-            client_id: request.client_id.clone(),
-            redirect_uri: request.redirect_uri.clone(),
-            user_id: auth.user_id.clone(),
-            scope: request.scope.clone(),
-            nonce: request.nonce.clone(),
-            code_challenge: request.code_challenge.clone(),
-            auth_time: auth.auth_time,
-            amr: auth.amr.clone(),
-            correlation_id: correlation_id.to_owned(),
-            expires: now + Duration::seconds(state.config.tokens.code_seconds),
-            redeemed: false,
-        })
-        .await?;
-    let mut pairs = vec![("code", code.as_str())];
-    if let Some(s) = &request.state {
-        pairs.push(("state", s));
-    }
-    pairs.push(("iss", &state.issuer));
-    Ok(append_query(&request.redirect_uri, &pairs))
+    let (code, row) = new_code(state, request, auth, correlation_id);
+    state.store.create_auth_code(&row).await?;
+    Ok(code_redirect(state, request, &code))
 }
 
-/// Creates a new single sign-on session for `auth` and returns the cookie that carries it.
-pub async fn create_session(
+/// Ends a sign-in: the flow (already in its final state) is saved, the browser gets a new single
+/// sign-on session (replacing any previous one, so no session id survives a sign-in) and the
+/// application a code — in one transaction. Returns the session cookie and the redirect URL.
+pub async fn complete(
     state: &AppState,
     headers: &HeaderMap,
+    flow: &Flow,
     auth: &Authentication,
-) -> Result<HeaderValue, postern_store::StoreError> {
+) -> Result<(HeaderValue, String), postern_store::StoreError> {
     let now = state.clock.now();
-    if let Some(old) = cookies::get(state, headers, cookies::SESSION) {
-        state.store.delete_session(&hash_token(&old)).await?;
-    }
+    let previous = cookies::get(state, headers, cookies::SESSION).map(|t| hash_token(&t));
     let token = random::token(&*state.rng, 32);
+    let session = SsoSession {
+        id_hash: hash_token(&token),
+        user_id: auth.user_id.clone(),
+        auth_time: auth.auth_time,
+        amr: auth.amr.clone(),
+        created: now,
+        expires: now + Duration::hours(state.config.tokens.session_hours),
+    };
+    let (code, row) = new_code(state, &flow.request, auth, &flow.correlation_id);
     state
         .store
-        .create_session(&SsoSession {
-            id_hash: hash_token(&token),
-            user_id: auth.user_id.clone(),
-            auth_time: auth.auth_time,
-            amr: auth.amr.clone(),
-            created: now,
-            expires: now + Duration::hours(state.config.tokens.session_hours),
-        })
+        .complete_sign_in(flow, previous.as_deref(), &session, &row)
         .await?;
-    Ok(cookies::set(state, cookies::SESSION, &token, None))
+    Ok((
+        cookies::set(state, cookies::SESSION, &token, None),
+        code_redirect(state, &flow.request, &code),
+    ))
 }
 
 /// Redirects the browser to the application with an OAuth error.

@@ -270,7 +270,17 @@ async fn refresh(
             "the refresh token was already used".into(),
         ));
     }
-    let mut body = tokens(state, client, &user, &auth, &scope, None, &stored.family_id).await?;
+    let mut body = tokens(
+        state,
+        client,
+        &user,
+        &auth,
+        &scope,
+        None,
+        &stored.family_id,
+        None,
+    )
+    .await?;
     body["refresh_token"] = Value::String(new_token);
     Metrics::inc(&state.metrics.grant_refresh);
     Ok(body)
@@ -383,17 +393,24 @@ async fn issue(
     family_id: &str,
 ) -> Result<Value, Refusal> {
     let (refresh_token, row) = new_refresh_token(state, client, auth, scope, family_id);
-    state
-        .store
-        .create_refresh_token(&row)
-        .await
-        .map_err(store_err)?;
-    let mut body = tokens(state, client, user, auth, scope, nonce, family_id).await?;
+    let mut body = tokens(
+        state,
+        client,
+        user,
+        auth,
+        scope,
+        nonce,
+        family_id,
+        Some(&row),
+    )
+    .await?;
     body["refresh_token"] = Value::String(refresh_token);
     Ok(body)
 }
 
-/// The ID token and access token of a user grant.
+/// The ID token and access token of a user grant; stores `refresh` (when the grant made one)
+/// together with the access token's family link.
+#[allow(clippy::too_many_arguments)]
 async fn tokens(
     state: &AppState,
     client: &AuthenticatedClient,
@@ -402,6 +419,7 @@ async fn tokens(
     scope: &[String],
     nonce: Option<&str>,
     family_id: &str,
+    refresh: Option<&RefreshToken>,
 ) -> Result<Value, Refusal> {
     let now = state.clock.now();
     let cfg = &state.config.tokens;
@@ -444,7 +462,8 @@ async fn tokens(
     );
     state
         .store
-        .record_access_token(
+        .record_grant(
+            refresh,
             &jti,
             family_id,
             now + Duration::seconds(cfg.access_token_seconds),

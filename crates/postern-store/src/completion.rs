@@ -1,0 +1,71 @@
+//! The writes that end a sign-in and a token grant, each in one transaction.
+//!
+//! Every sign-in ends with three writes (the flow is complete, the browser gets a new session,
+//! an authorization code is stored) and every code or refresh grant with two (the refresh token,
+//! the access token's family link). Grouping them makes each step atomic — no code without its
+//! session, no refresh token without its access-token link — and costs one commit instead of
+//! several on the hottest path Postern has.
+
+use crate::rows::{conflict_as, json};
+use crate::sessions::insert_session;
+use crate::tokens::{insert_access_token, insert_auth_code, insert_refresh_token};
+use crate::{Result, Store};
+use postern_core::flow::Flow;
+use postern_core::oidc::token::{AuthCode, RefreshToken};
+use postern_core::session::SsoSession;
+use time::OffsetDateTime;
+
+impl Store {
+    /// Saves `flow` (in its final state), replaces the browser's previous session (if any) with
+    /// `session`, and stores `code`.
+    pub async fn complete_sign_in(
+        &self,
+        flow: &Flow,
+        previous_session: Option<&str>,
+        session: &SsoSession,
+        code: &AuthCode,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE flows SET data = $1 WHERE id = $2")
+            .bind(json(flow)?)
+            .bind(&flow.id)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(old) = previous_session {
+            sqlx::query("DELETE FROM sso_sessions WHERE id_hash = $1")
+                .bind(old)
+                .execute(&mut *tx)
+                .await?;
+        }
+        insert_session(session)?
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| conflict_as(e, || "session".to_owned()))?;
+        insert_auth_code(code)?
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| conflict_as(e, || "authorization code".to_owned()))?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores what a grant issued: a new refresh token (after a code grant) and the link from the
+    /// access token to its family.
+    pub async fn record_grant(
+        &self,
+        refresh: Option<&RefreshToken>,
+        jti: &str,
+        family_id: &str,
+        access_expires: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        if let Some(t) = refresh {
+            insert_refresh_token(&mut *tx, t).await?;
+        }
+        insert_access_token(jti, family_id, access_expires)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
