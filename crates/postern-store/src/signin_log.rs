@@ -132,34 +132,9 @@ impl Store {
         Ok(())
     }
 
-    /// Appends a step with the next number of its sign-in, and records its request id. Two nodes
-    /// appending at once may pick the same number: the loser of the primary key retries.
+    /// Appends a step with the next number of its sign-in, and records its request id.
     pub async fn append_signin_step(&self, correlation_id: &str, step: &SignInStep) -> Result<()> {
-        let mut attempt = 1;
-        loop {
-            let inserted = sqlx::query(
-                "INSERT INTO signin_steps (correlation_id, seq, time_ms, request_id, method, result, detail)
-                 SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6
-                 FROM signin_steps WHERE correlation_id = $1",
-            )
-            .bind(correlation_id)
-            .bind(ms(step.time))
-            .bind(&step.request_id)
-            .bind(&step.method)
-            .bind(step.result.as_str())
-            .bind(&step.detail)
-            .execute(&self.pool)
-            .await;
-            match inserted {
-                Ok(_) => break,
-                Err(e) if is_unique_violation(&e) && attempt < APPEND_ATTEMPTS => {
-                    attempt += 1;
-                    tokio::task::yield_now().await;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        self.add_signin_request(correlation_id, &step.request_id)
+        self.record_signin(correlation_id, std::slice::from_ref(step), None)
             .await
     }
 
@@ -242,22 +217,7 @@ impl Store {
     /// Updates the summary. `user_id` and `username` are only overwritten when given; the result,
     /// error code and failure reason always are.
     pub async fn update_signin(&self, correlation_id: &str, u: &SignInUpdate) -> Result<()> {
-        sqlx::query(
-            "UPDATE signins SET updated_ms = $1, user_id = COALESCE($2, user_id),
-                                username = COALESCE($3, username), result = $4, error_code = $5,
-                                failure_reason = $6
-             WHERE correlation_id = $7",
-        )
-        .bind(ms(u.updated))
-        .bind(&u.user_id)
-        .bind(&u.username)
-        .bind(u.result.as_str())
-        .bind(error_code_value(u.error_code))
-        .bind(&u.failure_reason)
-        .bind(correlation_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.record_signin(correlation_id, &[], Some(u)).await
     }
 
     /// The entry for a correlation id, or for any request id recorded with it; with its request

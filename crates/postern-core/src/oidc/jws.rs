@@ -246,79 +246,82 @@ pub struct Decoded {
     pub claims: Value,
 }
 
+/// A compact JWS split and decoded, before its signature is checked.
+struct Parts<'t> {
+    header: Value,
+    claims: Value,
+    signature: Vec<u8>,
+    /// `header.payload`, the bytes the signature covers.
+    signed: &'t [u8],
+    kid: String,
+    alg: String,
+}
+
+fn split(token: &str) -> Result<Parts<'_>, VerifyError> {
+    let mut parts = token.split('.');
+    let (Some(h), Some(c), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(VerifyError::Malformed);
+    };
+    let decode_json = |part: &str| -> Result<Value, VerifyError> {
+        let bytes = B64
+            .decode(part.as_bytes())
+            .map_err(|_| VerifyError::Malformed)?;
+        serde_json::from_slice(&bytes).map_err(|_| VerifyError::Malformed)
+    };
+    let header = decode_json(h)?;
+    let claims = decode_json(c)?;
+    if !claims.is_object() {
+        return Err(VerifyError::Malformed);
+    }
+    let signature = B64
+        .decode(s.as_bytes())
+        .map_err(|_| VerifyError::Malformed)?;
+    let field = |name: &str| {
+        header
+            .get(name)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or(VerifyError::Malformed)
+    };
+    let (kid, alg) = (field("kid")?, field("alg")?);
+    let signed = &token.as_bytes()[..h.len() + 1 + c.len()];
+    Ok(Parts {
+        header,
+        claims,
+        signature,
+        signed,
+        kid,
+        alg,
+    })
+}
+
 /// Verifies a compact JWS against `keys` (matched by `kid` and `alg`) and returns its claims.
 /// Expiry and audience are the caller's to check.
 pub fn verify<'a>(
     token: &str,
     keys: impl IntoIterator<Item = &'a SigningKey>,
 ) -> Result<Decoded, VerifyError> {
-    let mut parts = token.split('.');
-    let (Some(h), Some(c), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(VerifyError::Malformed);
-    };
-    let decode_json = |part: &str| -> Result<Value, VerifyError> {
-        let bytes = B64
-            .decode(part.as_bytes())
-            .map_err(|_| VerifyError::Malformed)?;
-        serde_json::from_slice(&bytes).map_err(|_| VerifyError::Malformed)
-    };
-    let header = decode_json(h)?;
-    let claims = decode_json(c)?;
-    let sig = B64
-        .decode(s.as_bytes())
-        .map_err(|_| VerifyError::Malformed)?;
-    let kid = header
-        .get("kid")
-        .and_then(Value::as_str)
-        .ok_or(VerifyError::Malformed)?;
-    let alg = header
-        .get("alg")
-        .and_then(Value::as_str)
-        .ok_or(VerifyError::Malformed)?;
+    let p = split(token)?;
     let key = keys
         .into_iter()
-        .find(|k| k.kid == kid && k.alg.as_str() == alg)
+        .find(|k| k.kid == p.kid && k.alg.as_str() == p.alg)
         .ok_or(VerifyError::UnknownKey)?;
-    let signed = &token.as_bytes()[..h.len() + 1 + c.len()];
-    if !key.verify_bytes(signed, &sig) {
+    if !key.verify_bytes(p.signed, &p.signature) {
         return Err(VerifyError::BadSignature);
     }
-    if !claims.is_object() {
-        return Err(VerifyError::Malformed);
-    }
-    Ok(Decoded { header, claims })
+    Ok(Decoded {
+        header: p.header,
+        claims: p.claims,
+    })
 }
 
 /// Verifies a compact JWS against a published JWK Set (`{"keys": [...]}`), as a relying party
 /// does: the key is chosen by `kid` and must match the header's `alg`.
 pub fn verify_with_jwks(token: &str, jwks: &Value) -> Result<Decoded, VerifyError> {
-    let mut parts = token.split('.');
-    let (Some(h), Some(c), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(VerifyError::Malformed);
-    };
-    let decode_json = |part: &str| -> Result<Value, VerifyError> {
-        let bytes = B64
-            .decode(part.as_bytes())
-            .map_err(|_| VerifyError::Malformed)?;
-        serde_json::from_slice(&bytes).map_err(|_| VerifyError::Malformed)
-    };
-    let header = decode_json(h)?;
-    let claims = decode_json(c)?;
-    let sig = B64
-        .decode(s.as_bytes())
-        .map_err(|_| VerifyError::Malformed)?;
-    let kid = header
-        .get("kid")
-        .and_then(Value::as_str)
-        .ok_or(VerifyError::Malformed)?;
-    let alg = header
-        .get("alg")
-        .and_then(Value::as_str)
-        .ok_or(VerifyError::Malformed)?;
+    let p = split(token)?;
+    let (kid, alg) = (p.kid.as_str(), p.alg.as_str());
     let jwk = jwks
         .get("keys")
         .and_then(Value::as_array)
@@ -335,31 +338,34 @@ pub fn verify_with_jwks(token: &str, jwks: &Value) -> Result<Decoded, VerifyErro
         B64.decode(text.as_bytes())
             .map_err(|_| VerifyError::Malformed)
     };
-    let signed = &token.as_bytes()[..h.len() + 1 + c.len()];
+    let (signed, sig) = (p.signed, p.signature.as_slice());
     let ok = match (alg, jwk.get("kty").and_then(Value::as_str)) {
         ("RS256", Some("RSA")) => signature::RsaPublicKeyComponents {
             n: field("n")?,
             e: field("e")?,
         }
-        .verify(&signature::RSA_PKCS1_2048_8192_SHA256, signed, &sig)
+        .verify(&signature::RSA_PKCS1_2048_8192_SHA256, signed, sig)
         .is_ok(),
         ("ES256", Some("EC")) => {
             let mut point = vec![4u8];
             point.extend(field("x")?);
             point.extend(field("y")?);
             UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
-                .verify(signed, &sig)
+                .verify(signed, sig)
                 .is_ok()
         }
         ("EdDSA", Some("OKP")) => UnparsedPublicKey::new(&signature::ED25519, field("x")?)
-            .verify(signed, &sig)
+            .verify(signed, sig)
             .is_ok(),
         _ => return Err(VerifyError::UnknownKey),
     };
     if !ok {
         return Err(VerifyError::BadSignature);
     }
-    Ok(Decoded { header, claims })
+    Ok(Decoded {
+        header: p.header,
+        claims: p.claims,
+    })
 }
 
 #[cfg(test)]

@@ -100,6 +100,20 @@ async fn note(
     }
 }
 
+/// The grant's user, if it still exists and is enabled.
+async fn active_user(state: &AppState, user_id: &str) -> Result<postern_core::user::User, Refusal> {
+    state
+        .store
+        .find_user_by_id(user_id)
+        .await
+        .map_err(store_err)?
+        .filter(|u| !u.disabled)
+        .ok_or((
+            ErrorCode::InvalidGrant,
+            "the user no longer exists or is disabled".to_owned(),
+        ))
+}
+
 fn store_err(e: StoreError) -> Refusal {
     (ErrorCode::ServerError, e.to_string())
 }
@@ -171,16 +185,7 @@ async fn authorization_code(
             "the authorization code was already redeemed".into(),
         ));
     }
-    let user = state
-        .store
-        .find_user_by_id(&stored.user_id)
-        .await
-        .map_err(store_err)?
-        .filter(|u| !u.disabled)
-        .ok_or((
-            ErrorCode::InvalidGrant,
-            "the user no longer exists or is disabled".to_owned(),
-        ))?;
+    let user = active_user(state, &stored.user_id).await?;
     let auth = stored.authentication();
     let body = issue(
         state,
@@ -240,16 +245,7 @@ async fn refresh(
         RefreshDecision::Refuse(code, detail) => return Err((code, detail.to_owned())),
     }
     let scope = narrowed_scope(&stored.scope, params.get("scope"))?;
-    let user = state
-        .store
-        .find_user_by_id(&stored.user_id)
-        .await
-        .map_err(store_err)?
-        .filter(|u| !u.disabled)
-        .ok_or((
-            ErrorCode::InvalidGrant,
-            "the user no longer exists or is disabled".to_owned(),
-        ))?;
+    let user = active_user(state, &stored.user_id).await?;
     let auth = stored.authentication();
     let (new_token, new_row) =
         new_refresh_token(state, client, &auth, &stored.scope, &stored.family_id);
