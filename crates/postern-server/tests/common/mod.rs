@@ -51,13 +51,24 @@ impl TestServer {
 
     pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestServer {
         let db = TestDatabase::create(backend).await;
+        let url = db.url.clone();
+        Self::start_node(&url, Some(db), tweak).await
+    }
+
+    /// Starts a server on an existing database (another node of the same deployment); the
+    /// database is dropped by whichever node owns it (`db`).
+    pub async fn start_node(
+        database_url: &str,
+        db: Option<TestDatabase>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestServer {
         let data_dir =
             std::env::temp_dir().join(format!("postern-test-{}", random::token(&OsRandom, 9)));
         std::fs::create_dir_all(&data_dir).unwrap();
         let mut config = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: data_dir.clone(),
-            database_url: Some(db.url.clone()),
+            database_url: Some(database_url.to_owned()),
             ..Config::default()
         };
         config.limits.signin_per_minute = 100_000;
@@ -71,7 +82,7 @@ impl TestServer {
             server,
             clock,
             config,
-            db: Some(db),
+            db,
             data_dir,
         }
     }

@@ -1,0 +1,144 @@
+//! Two Postern nodes on one PostgreSQL database, as behind a load balancer: a sign-in started on
+//! one node finishes on the other, codes redeem anywhere, the lockout counts across nodes, and
+//! keys rotated through one are published by both.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{Backend, Browser, TestServer, authorize_url, query_param, redeem};
+use postern_core::client::ClientKind;
+use postern_core::oidc::jws::{SigningAlg, verify_with_jwks};
+use postern_store::testing::TestDatabase;
+use serde_json::Value;
+
+const MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_share_one_postgres_database() {
+    let db = TestDatabase::create(Backend::Postgres).await;
+    let url = db.url.clone();
+    // The public issuer is node A's address; node B answers for the same issuer.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let a = TestServer::start_node(&url, Some(db), |c| {
+        c.listen = format!("127.0.0.1:{port}").parse().unwrap();
+        c.master_key = Some(MASTER_KEY.into());
+    })
+    .await;
+    let issuer_b = issuer.clone();
+    let b = TestServer::start_node(&url, None, move |c| {
+        c.issuer = Some(issuer_b);
+        c.master_key = Some(MASTER_KEY.into());
+    })
+    .await;
+    assert_eq!(b.issuer(), a.issuer());
+
+    a.create_user("nia").await;
+    let (client, secret) = a
+        .create_client(ClientKind::Confidential, SigningAlg::RS256)
+        .await;
+
+    // Both nodes publish the same keys.
+    let jwks_a: Value = reqwest::get(a.url("/jwks"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let b_addr = format!("http://{}", b.server.addr);
+    let jwks_b: Value = reqwest::get(format!("{b_addr}/jwks"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks_a, jwks_b);
+
+    // Start on A (the issuer), post the password to B, redeem the code at B.
+    let browser = Browser::new(&a);
+    let (auth_url, verifier, _, _) = authorize_url(&a, &client, &[]);
+    let page = browser.open(&auth_url).await;
+    let action = common::attr(page.body(), "action").unwrap();
+    let csrf = common::hidden(page.body(), "csrf").unwrap();
+    let res = browser
+        .http
+        .post(format!("{b_addr}{action}"))
+        .header("origin", a.issuer())
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", "nia"),
+            ("password", common::PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "node B finished the flow node A started");
+    let back = res.headers()["location"].to_str().unwrap().to_owned();
+    let code = query_param(&back, "code").unwrap();
+    let tokens = reqwest::Client::new()
+        .post(format!("{b_addr}/token"))
+        .basic_auth(&client.id, secret.as_deref())
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", client.redirect_uris[0].as_str()),
+            ("code_verifier", verifier.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tokens.status(), 200);
+    let tokens: Value = tokens.json().await.unwrap();
+    verify_with_jwks(tokens["id_token"].as_str().unwrap(), &jwks_a).unwrap();
+    // The same code at A: already redeemed, across nodes.
+    let again = redeem(&a, &client, secret.as_deref(), &code, &verifier).await;
+    assert_eq!(
+        again.json::<Value>().await.unwrap()["error_codes"][0],
+        54005
+    );
+
+    // The lockout counts failures from both nodes.
+    let other = Browser::new(&a);
+    let mut page = other
+        .open(&authorize_url(&a, &client, &[("prompt", "login")]).0)
+        .await;
+    for i in 0..10 {
+        let action = common::attr(page.body(), "action").unwrap();
+        let csrf = common::hidden(page.body(), "csrf").unwrap();
+        let node = if i % 2 == 0 {
+            a.issuer().to_owned()
+        } else {
+            b_addr.clone()
+        };
+        let res = other
+            .http
+            .post(format!("{node}{action}"))
+            .header("origin", a.issuer())
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("username", "nia"),
+                ("password", format!("wrong-{i}").as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let body = res.text().await.unwrap();
+        page = common::Landing::Page {
+            status: 200,
+            url: String::new(),
+            body,
+            request_id: String::new(),
+        };
+    }
+    assert!(
+        page.body().contains("50053"),
+        "locked after 10 failures spread over two nodes"
+    );
+
+    b.stop().await;
+    a.stop().await;
+}
