@@ -8,6 +8,7 @@
 
 use crate::rows::{conflict_as, json};
 use crate::sessions::insert_session;
+use crate::signin_log::{SignInRecord, write_record};
 use crate::tokens::{insert_access_token, insert_auth_code, insert_refresh_token};
 use crate::{Result, Store};
 use postern_core::flow::Flow;
@@ -17,55 +18,67 @@ use time::OffsetDateTime;
 
 impl Store {
     /// Saves `flow` (in its final state), replaces the browser's previous session (if any) with
-    /// `session`, and stores `code`.
+    /// `session`, stores `code`, and writes the request's sign-in log record — all or nothing.
     pub async fn complete_sign_in(
         &self,
         flow: &Flow,
         previous_session: Option<&str>,
         session: &SsoSession,
         code: &AuthCode,
+        record: &SignInRecord<'_>,
     ) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query("UPDATE flows SET data = $1 WHERE id = $2")
-            .bind(json(flow)?)
-            .bind(&flow.id)
-            .execute(&mut *tx)
-            .await?;
-        if let Some(old) = previous_session {
-            sqlx::query("DELETE FROM sso_sessions WHERE id_hash = $1")
-                .bind(old)
+        self.retry_append(|| async {
+            let mut tx = self.begin_write().await?;
+            sqlx::query("UPDATE flows SET data = $1 WHERE id = $2")
+                .bind(json(flow)?)
+                .bind(&flow.id)
                 .execute(&mut *tx)
                 .await?;
-        }
-        insert_session(session)?
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| conflict_as(e, || "session".to_owned()))?;
-        insert_auth_code(code)?
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| conflict_as(e, || "authorization code".to_owned()))?;
-        tx.commit().await?;
-        Ok(())
+            if let Some(old) = previous_session {
+                sqlx::query("DELETE FROM sso_sessions WHERE id_hash = $1")
+                    .bind(old)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            insert_session(session)?
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| conflict_as(e, || "session".to_owned()))?;
+            insert_auth_code(code)?
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| conflict_as(e, || "authorization code".to_owned()))?;
+            write_record(&mut tx, record).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
     }
 
-    /// Stores what a grant issued: a new refresh token (after a code grant) and the link from the
-    /// access token to its family.
+    /// Stores what a grant issued — a new refresh token (after a code grant) and the link from the
+    /// access token to its family — with the request's sign-in log record, if any.
     pub async fn record_grant(
         &self,
         refresh: Option<&RefreshToken>,
         jti: &str,
         family_id: &str,
         access_expires: OffsetDateTime,
+        record: Option<&SignInRecord<'_>>,
     ) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        if let Some(t) = refresh {
-            insert_refresh_token(&mut *tx, t).await?;
-        }
-        insert_access_token(jti, family_id, access_expires)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        self.retry_append(|| async {
+            let mut tx = self.begin_write().await?;
+            if let Some(t) = refresh {
+                insert_refresh_token(&mut *tx, t).await?;
+            }
+            insert_access_token(jti, family_id, access_expires)
+                .execute(&mut *tx)
+                .await?;
+            if let Some(rec) = record {
+                write_record(&mut tx, rec).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
     }
 }

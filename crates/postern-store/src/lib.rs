@@ -20,6 +20,8 @@ mod sessions;
 mod settings;
 mod signin_log;
 pub mod testing;
+
+pub use signin_log::SignInRecord;
 mod tokens;
 mod users;
 

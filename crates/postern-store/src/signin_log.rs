@@ -148,9 +148,30 @@ impl Store {
         steps: &[SignInStep],
         update: Option<&SignInUpdate>,
     ) -> Result<()> {
+        let record = SignInRecord {
+            correlation_id,
+            steps,
+            update,
+        };
+        self.retry_append(|| async {
+            let mut tx = self.begin_write().await?;
+            write_record(&mut tx, &record).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Runs a transaction that appends sign-in steps, again when another node took the same step
+    /// number first.
+    pub(crate) async fn retry_append<F, Fut>(&self, mut run: F) -> Result<()>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<()>>,
+    {
         let mut attempt = 1;
         loop {
-            match self.try_record_signin(correlation_id, steps, update).await {
+            match run().await {
                 Err(StoreError::Database(e))
                     if is_unique_violation(&e) && attempt < APPEND_ATTEMPTS =>
                 {
@@ -160,58 +181,6 @@ impl Store {
                 other => return other,
             }
         }
-    }
-
-    async fn try_record_signin(
-        &self,
-        correlation_id: &str,
-        steps: &[SignInStep],
-        update: Option<&SignInUpdate>,
-    ) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        for step in steps {
-            sqlx::query(
-                "INSERT INTO signin_steps (correlation_id, seq, time_ms, request_id, method, result, detail)
-                 SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6
-                 FROM signin_steps WHERE correlation_id = $1",
-            )
-            .bind(correlation_id)
-            .bind(ms(step.time))
-            .bind(&step.request_id)
-            .bind(&step.method)
-            .bind(step.result.as_str())
-            .bind(&step.detail)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO signin_requests (request_id, correlation_id, seq)
-                 SELECT $1, $2, COALESCE(MAX(seq), 0) + 1 FROM signin_requests WHERE correlation_id = $2
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(&step.request_id)
-            .bind(correlation_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        if let Some(u) = update {
-            sqlx::query(
-                "UPDATE signins SET updated_ms = $1, user_id = COALESCE($2, user_id),
-                                    username = COALESCE($3, username), result = $4, error_code = $5,
-                                    failure_reason = $6
-                 WHERE correlation_id = $7",
-            )
-            .bind(ms(u.updated))
-            .bind(&u.user_id)
-            .bind(&u.username)
-            .bind(u.result.as_str())
-            .bind(error_code_value(u.error_code))
-            .bind(&u.failure_reason)
-            .bind(correlation_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
     }
 
     /// Updates the summary. `user_id` and `username` are only overwritten when given; the result,
@@ -313,4 +282,61 @@ impl Store {
         }
         Ok(entries)
     }
+}
+
+/// What one request adds to a sign-in's log entry.
+#[derive(Debug, Clone, Copy)]
+pub struct SignInRecord<'a> {
+    pub correlation_id: &'a str,
+    pub steps: &'a [SignInStep],
+    pub update: Option<&'a SignInUpdate>,
+}
+
+/// Writes a record inside the caller's transaction.
+pub(crate) async fn write_record(
+    conn: &mut sqlx::AnyConnection,
+    rec: &SignInRecord<'_>,
+) -> Result<()> {
+    for step in rec.steps {
+        sqlx::query(
+            "INSERT INTO signin_steps (correlation_id, seq, time_ms, request_id, method, result, detail)
+             SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6
+             FROM signin_steps WHERE correlation_id = $1",
+        )
+        .bind(rec.correlation_id)
+        .bind(ms(step.time))
+        .bind(&step.request_id)
+        .bind(&step.method)
+        .bind(step.result.as_str())
+        .bind(&step.detail)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(
+            "INSERT INTO signin_requests (request_id, correlation_id, seq)
+             SELECT $1, $2, COALESCE(MAX(seq), 0) + 1 FROM signin_requests WHERE correlation_id = $2
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&step.request_id)
+        .bind(rec.correlation_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    if let Some(u) = rec.update {
+        sqlx::query(
+            "UPDATE signins SET updated_ms = $1, user_id = COALESCE($2, user_id),
+                                username = COALESCE($3, username), result = $4, error_code = $5,
+                                failure_reason = $6
+             WHERE correlation_id = $7",
+        )
+        .bind(ms(u.updated))
+        .bind(&u.user_id)
+        .bind(&u.username)
+        .bind(u.result.as_str())
+        .bind(error_code_value(u.error_code))
+        .bind(&u.failure_reason)
+        .bind(rec.correlation_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }

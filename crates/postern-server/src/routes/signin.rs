@@ -318,7 +318,6 @@ async fn check_password(
                 state: complete.clone(),
                 ..flow.clone()
             };
-            let (cookie, url) = signin::complete(state, headers, &finished, &auth).await?;
             let issued = log::Step::new(
                 "authorize",
                 StepResult::Success,
@@ -328,14 +327,9 @@ async fn check_password(
                 user_id: Some(&auth.user_id),
                 ..summary(SignInResult::Success, None)
             };
-            log::record(
-                state,
-                &flow.correlation_id,
-                &rid.0,
-                vec![password_step, issued],
-                Some(summary),
-            )
-            .await?;
+            let prepared = log::prepare(state, &rid.0, vec![password_step, issued], Some(summary));
+            let (cookie, url) =
+                signin::complete(state, headers, &finished, &auth, &prepared).await?;
             Metrics::inc(&state.metrics.signin_success);
             let mut res = signin::redirect(&url);
             res.headers_mut().append(header::SET_COOKIE, cookie);

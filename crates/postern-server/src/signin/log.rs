@@ -103,14 +103,30 @@ pub async fn open(
         .await
 }
 
-/// Appends this request's steps and, if given, the new summary.
-pub async fn record(
+/// A request's steps and summary, converted for the store: written alone with [`record`], or
+/// inside the transaction that ends a sign-in or a grant.
+pub struct Prepared {
+    steps: Vec<SignInStep>,
+    update: Option<SignInUpdate>,
+}
+
+impl Prepared {
+    pub fn record<'a>(&'a self, correlation_id: &'a str) -> postern_store::SignInRecord<'a> {
+        postern_store::SignInRecord {
+            correlation_id,
+            steps: &self.steps,
+            update: self.update.as_ref(),
+        }
+    }
+}
+
+/// Converts steps and a summary for the store.
+pub fn prepare(
     state: &AppState,
-    correlation_id: &str,
     request_id: &str,
     steps: Vec<Step<'_>>,
     summary: Option<Summary<'_>>,
-) -> Result<(), StoreError> {
+) -> Prepared {
     let steps: Vec<SignInStep> = steps
         .into_iter()
         .map(|s| to_step(state, request_id, s))
@@ -129,8 +145,21 @@ pub async fn record(
             failure_reason,
         }
     });
+    Prepared { steps, update }
+}
+
+/// Appends this request's steps and, if given, the new summary.
+pub async fn record(
+    state: &AppState,
+    correlation_id: &str,
+    request_id: &str,
+    steps: Vec<Step<'_>>,
+    summary: Option<Summary<'_>>,
+) -> Result<(), StoreError> {
+    let prepared = prepare(state, request_id, steps, summary);
+    let rec = prepared.record(correlation_id);
     state
         .store
-        .record_signin(correlation_id, &steps, update.as_ref())
+        .record_signin(correlation_id, rec.steps, rec.update)
         .await
 }

@@ -283,12 +283,13 @@ pub async fn issue_code(
 
 /// Ends a sign-in: the flow (already in its final state) is saved, the browser gets a new single
 /// sign-on session (replacing any previous one, so no session id survives a sign-in) and the
-/// application a code — in one transaction. Returns the session cookie and the redirect URL.
+/// application a code, and the request's log steps are written — in one transaction. Returns the session cookie and the redirect URL.
 pub async fn complete(
     state: &AppState,
     headers: &HeaderMap,
     flow: &Flow,
     auth: &Authentication,
+    log: &log::Prepared,
 ) -> Result<(HeaderValue, String), postern_store::StoreError> {
     let now = state.clock.now();
     let previous = cookies::get(state, headers, cookies::SESSION).map(|t| hash_token(&t));
@@ -304,7 +305,13 @@ pub async fn complete(
     let (code, row) = new_code(state, &flow.request, auth, &flow.correlation_id);
     state
         .store
-        .complete_sign_in(flow, previous.as_deref(), &session, &row)
+        .complete_sign_in(
+            flow,
+            previous.as_deref(),
+            &session,
+            &row,
+            &log.record(&flow.correlation_id),
+        )
         .await?;
     Ok((
         cookies::set(state, cookies::SESSION, &token, None),

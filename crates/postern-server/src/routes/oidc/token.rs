@@ -187,24 +187,20 @@ async fn authorization_code(
     }
     let user = active_user(state, &stored.user_id).await?;
     let auth = stored.authentication();
-    let body = issue(
-        state,
-        client,
-        &user,
-        &auth,
-        &stored.scope,
-        stored.nonce.as_deref(),
-        &stored.family_id,
-    )
-    .await?;
-    note(
-        state,
-        &stored.correlation_id,
-        &rid.0,
+    let issued = log::Step::new(
+        "token",
         StepResult::Success,
         format!("tokens issued to '{}'", client.client.name),
-    )
-    .await;
+    );
+    let prepared = log::prepare(state, &rid.0, vec![issued], None);
+    let record = prepared.record(&stored.correlation_id);
+    let grant = Grant {
+        user: &user,
+        auth: &auth,
+        scope: &stored.scope,
+        family_id: &stored.family_id,
+    };
+    let body = issue(state, client, &grant, stored.nonce.as_deref(), &record).await?;
     Metrics::inc(&state.metrics.grant_code);
     Ok(body)
 }
@@ -266,17 +262,13 @@ async fn refresh(
             "the refresh token was already used".into(),
         ));
     }
-    let mut body = tokens(
-        state,
-        client,
-        &user,
-        &auth,
-        &scope,
-        None,
-        &stored.family_id,
-        None,
-    )
-    .await?;
+    let grant = Grant {
+        user: &user,
+        auth: &auth,
+        scope: &scope,
+        family_id: &stored.family_id,
+    };
+    let mut body = tokens(state, client, &grant, None, None, None).await?;
     body["refresh_token"] = Value::String(new_token);
     Metrics::inc(&state.metrics.grant_refresh);
     Ok(body)
@@ -378,45 +370,45 @@ fn new_refresh_token(
     (token, row)
 }
 
-/// Issues ID, access and refresh tokens for a redeemed code.
+/// Whose tokens a user grant issues, and from which sign-in family.
+struct Grant<'a> {
+    user: &'a postern_core::user::User,
+    auth: &'a Authentication,
+    scope: &'a [String],
+    family_id: &'a str,
+}
+
+/// Issues ID, access and refresh tokens for a redeemed code, with the request's log record.
 async fn issue(
     state: &AppState,
     client: &AuthenticatedClient,
-    user: &postern_core::user::User,
-    auth: &Authentication,
-    scope: &[String],
+    grant: &Grant<'_>,
     nonce: Option<&str>,
-    family_id: &str,
+    log: &postern_store::SignInRecord<'_>,
 ) -> Result<Value, Refusal> {
-    let (refresh_token, row) = new_refresh_token(state, client, auth, scope, family_id);
-    let mut body = tokens(
-        state,
-        client,
-        user,
-        auth,
-        scope,
-        nonce,
-        family_id,
-        Some(&row),
-    )
-    .await?;
+    let (refresh_token, row) =
+        new_refresh_token(state, client, grant.auth, grant.scope, grant.family_id);
+    let mut body = tokens(state, client, grant, nonce, Some(&row), Some(log)).await?;
     body["refresh_token"] = Value::String(refresh_token);
     Ok(body)
 }
 
 /// The ID token and access token of a user grant; stores `refresh` (when the grant made one)
-/// together with the access token's family link.
-#[allow(clippy::too_many_arguments)]
+/// together with the access token's family link and the request's log record, in one transaction.
 async fn tokens(
     state: &AppState,
     client: &AuthenticatedClient,
-    user: &postern_core::user::User,
-    auth: &Authentication,
-    scope: &[String],
+    grant: &Grant<'_>,
     nonce: Option<&str>,
-    family_id: &str,
     refresh: Option<&RefreshToken>,
+    log: Option<&postern_store::SignInRecord<'_>>,
 ) -> Result<Value, Refusal> {
+    let Grant {
+        user,
+        auth,
+        scope,
+        family_id,
+    } = *grant;
     let now = state.clock.now();
     let cfg = &state.config.tokens;
     let id_key = state.keys.active(client.client.id_token_alg).ok_or((
@@ -463,6 +455,7 @@ async fn tokens(
             &jti,
             family_id,
             now + Duration::seconds(cfg.access_token_seconds),
+            log,
         )
         .await
         .map_err(store_err)?;
