@@ -107,3 +107,31 @@ fn parse_basic(encoded: &str) -> Result<(String, String), (ErrorCode, String)> {
     };
     Ok((decode(id)?, decode(secret)?))
 }
+
+/// A back-channel token request (revocation, introspection): an authenticated client and the
+/// `token` it asks about.
+pub struct TokenRequest {
+    pub client: AuthenticatedClient,
+    pub token: String,
+}
+
+/// Parses a revocation or introspection request: a form body, an authenticated client and a
+/// `token` parameter. Refusals are ready-made OAuth error responses.
+pub async fn token_request(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    ctx: &crate::http::errors::ErrorContext,
+) -> Result<TokenRequest, axum::response::Response> {
+    use crate::http::errors::oauth_json;
+    let params = crate::http::forms::form(headers, body)
+        .map_err(|(code, detail)| oauth_json(code, &detail, ctx))?;
+    let client = authenticate(state, headers, &params)
+        .await
+        .map_err(|(code, detail)| oauth_json(code, &detail, ctx))?;
+    let token = params
+        .get("token")
+        .ok_or_else(|| oauth_json(ErrorCode::MissingParameter, "token is missing", ctx))?
+        .to_owned();
+    Ok(TokenRequest { client, token })
+}

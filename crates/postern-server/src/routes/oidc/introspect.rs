@@ -3,8 +3,8 @@
 
 use super::client_auth;
 use super::userinfo::verify_access_token;
+use crate::http::RequestId;
 use crate::http::errors::{self, ErrorContext};
-use crate::http::{RequestId, forms};
 use crate::state::AppState;
 use axum::Extension;
 use axum::body::Bytes;
@@ -27,24 +27,18 @@ pub async fn introspect(
         correlation_id: None,
         timestamp: state.clock.now(),
     };
-    let params = match forms::form(&headers, &body) {
-        Ok(p) => p,
-        Err((code, detail)) => return errors::oauth_json(code, &detail, &ctx),
+    let request = match client_auth::token_request(&state, &headers, &body, &ctx).await {
+        Ok(r) => r,
+        Err(refused) => return refused,
     };
-    let client = match client_auth::authenticate(&state, &headers, &params).await {
-        Ok(c) if c.confidential => c,
-        Ok(_) => {
-            return errors::oauth_json(
-                ErrorCode::InvalidClientSecret,
-                "introspection needs a confidential client",
-                &ctx,
-            );
-        }
-        Err((code, detail)) => return errors::oauth_json(code, &detail, &ctx),
-    };
-    let Some(token) = params.get("token") else {
-        return errors::oauth_json(ErrorCode::MissingParameter, "token is missing", &ctx);
-    };
+    if !request.client.confidential {
+        return errors::oauth_json(
+            ErrorCode::InvalidClientSecret,
+            "introspection needs a confidential client",
+            &ctx,
+        );
+    }
+    let (client, token) = (&request.client, request.token.as_str());
     let inactive = || axum::Json(json!({ "active": false })).into_response();
     match state.store.find_refresh_token(&hash_token(token)).await {
         Err(e) => return errors::internal_json(&e, &ctx),

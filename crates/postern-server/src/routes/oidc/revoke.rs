@@ -3,15 +3,14 @@
 
 use super::client_auth;
 use super::userinfo::verify_access_token;
+use crate::http::RequestId;
 use crate::http::errors::{self, ErrorContext};
-use crate::http::{RequestId, forms};
 use crate::state::AppState;
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use postern_core::ErrorCode;
 use postern_core::secret::hash_token;
 use serde_json::Value;
 
@@ -26,17 +25,11 @@ pub async fn revoke(
         correlation_id: None,
         timestamp: state.clock.now(),
     };
-    let params = match forms::form(&headers, &body) {
-        Ok(p) => p,
-        Err((code, detail)) => return errors::oauth_json(code, &detail, &ctx),
+    let request = match client_auth::token_request(&state, &headers, &body, &ctx).await {
+        Ok(r) => r,
+        Err(refused) => return refused,
     };
-    let client = match client_auth::authenticate(&state, &headers, &params).await {
-        Ok(c) => c,
-        Err((code, detail)) => return errors::oauth_json(code, &detail, &ctx),
-    };
-    let Some(token) = params.get("token") else {
-        return errors::oauth_json(ErrorCode::MissingParameter, "token is missing", &ctx);
-    };
+    let (client, token) = (&request.client, request.token.as_str());
     let now = state.clock.now();
     let result = async {
         if let Some(rt) = state.store.find_refresh_token(&hash_token(token)).await? {
