@@ -3,3 +3,5 @@
 //! here as their own files, and the sign-in flow (`crate::flow`) calls them by type.
 
 pub mod password;
+pub mod recovery;
+pub mod totp;
