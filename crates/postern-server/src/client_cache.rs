@@ -43,11 +43,4 @@ impl ClientCache {
         }
         Ok(found)
     }
-
-    /// Forgets a client at once (after a change made through this node).
-    pub fn forget(&self, id: &str) {
-        if let Ok(mut entries) = self.entries.write() {
-            entries.remove(id);
-        }
-    }
 }

@@ -87,3 +87,20 @@ async fn the_demo_never_seeds_a_real_installation() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_demo_database_that_gained_real_users_is_not_seeded_again() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    postern_server::demo::seed(&server.server.state, "http://127.0.0.1:9")
+        .await
+        .unwrap();
+    postern_server::demo::seed(&server.server.state, "http://127.0.0.1:9")
+        .await
+        .unwrap();
+    server.create_user("real-person").await;
+    let err = postern_server::demo::seed(&server.server.state, "http://127.0.0.1:9")
+        .await
+        .unwrap_err();
+    assert!(err.contains("refuses"), "{err}");
+    server.stop().await;
+}

@@ -119,6 +119,19 @@ impl Store {
         }
     }
 
+    /// Replaces the password hash only if it is still `old` (a rehash must not overwrite a reset
+    /// made meanwhile). True if it was replaced.
+    pub async fn replace_user_password(&self, id: &str, old: &str, new: &str) -> Result<bool> {
+        let done =
+            sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3")
+                .bind(new)
+                .bind(id)
+                .bind(old)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Writes a lockout state read at `expected_version`. False when someone else wrote first
     /// (the caller reads again and retries).
     pub async fn update_lockout(

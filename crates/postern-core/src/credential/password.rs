@@ -100,6 +100,11 @@ pub fn validate_new_password(password: &str) -> Result<(), PasswordRejected> {
 /// block before reading it, so a reused buffer needs no clearing.
 const POOLED_BUFFERS: usize = 4;
 
+/// Limits on the parameters of a stored hash (1 GiB, 64 passes, 64 lanes).
+const MAX_MEMORY_KIB: u32 = 1024 * 1024;
+const MAX_ITERATIONS: u32 = 64;
+const MAX_LANES: u32 = 64;
+
 /// Hashes and verifies passwords with one set of parameters.
 pub struct PasswordHasher {
     params: PasswordParams,
@@ -169,6 +174,14 @@ impl PasswordHasher {
         let Ok(params) = Params::try_from(&parsed) else {
             return PasswordCheck::Wrong;
         };
+        // Stored hashes come from our own database, but a corrupted or planted one must not make
+        // the server allocate without bound (m_cost is in KiB).
+        if params.m_cost() > MAX_MEMORY_KIB
+            || params.t_cost() > MAX_ITERATIONS
+            || params.p_cost() > MAX_LANES
+        {
+            return PasswordCheck::Wrong;
+        }
         let version = match parsed.version.map(Version::try_from) {
             None => Version::V0x13,
             Some(Ok(v)) => v,
@@ -206,8 +219,18 @@ impl PasswordHasher {
             buf.resize(blocks, Block::default());
         }
         let result = f(&mut buf[..blocks]);
+        // Keep only buffers of today's size: an old, larger hash does not pin its memory.
+        let ours = Params::new(
+            self.params.memory_kib,
+            self.params.iterations,
+            self.params.parallelism,
+            None,
+        )
+        .map(|p| p.block_count())
+        .unwrap_or(0);
         if let Ok(mut pool) = self.memory.lock()
             && pool.len() < POOLED_BUFFERS
+            && buf.len() <= ours
         {
             pool.push(buf);
         }

@@ -45,6 +45,13 @@ pub struct TotpParams {
     pub period: u64,
 }
 
+impl TotpParams {
+    /// 6 to 8 digits (RFC 4226), a period of 15 to 300 seconds.
+    pub fn is_valid(&self) -> bool {
+        (6..=8).contains(&self.digits) && (15..=300).contains(&self.period)
+    }
+}
+
 impl Default for TotpParams {
     fn default() -> Self {
         Self {
@@ -81,6 +88,8 @@ pub enum TotpCheck {
     /// The code belongs to a time step already used.
     Replay,
     /// The code is right for a time `off_by` steps away from now: the device clock is off.
+    /// Show it to the user as a wrong code and count it as a failure: the offset is for the
+    /// sign-in log (telling a guesser that a code will be valid later would help them).
     ClockOff { off_by: i64 },
     /// Not a code of this credential.
     Wrong,
@@ -101,7 +110,7 @@ pub fn code_at_step(secret: &[u8], params: &TotpParams, step: i64) -> String {
         | (u32::from(mac[offset + 1]) << 16)
         | (u32::from(mac[offset + 2]) << 8)
         | u32::from(mac[offset + 3]);
-    let modulus = 10u64.pow(params.digits);
+    let modulus = 10u64.pow(params.digits.min(9));
     format!(
         "{:0width$}",
         u64::from(binary) % modulus,
@@ -127,7 +136,10 @@ pub fn verify(
     state: &TotpState,
 ) -> TotpCheck {
     let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
-    if code.len() != params.digits as usize || !code.bytes().all(|b| b.is_ascii_digit()) {
+    if !params.is_valid()
+        || code.len() != params.digits as usize
+        || !code.bytes().all(|b| b.is_ascii_digit())
+    {
         return TotpCheck::Wrong;
     }
     let now = step_at(unix_seconds, params);

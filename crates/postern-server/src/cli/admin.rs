@@ -282,14 +282,24 @@ async fn user(config: &Config, store: &Store, cmd: UserCommand, json: bool) -> C
                 .revoke_user_tokens(&u.id, SystemClock.now())
                 .await
                 .map_err(|e| e.to_string())?;
-            let (_, version) = store
-                .find_lockout(&u.id, "password")
-                .await
-                .map_err(|e| e.to_string())?;
-            store
-                .update_lockout(&u.id, "password", &Default::default(), version)
-                .await
-                .map_err(|e| e.to_string())?;
+            let mut cleared = false;
+            for _ in 0..20 {
+                let (_, version) = store
+                    .find_lockout(&u.id, "password")
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if store
+                    .update_lockout(&u.id, "password", &Default::default(), version)
+                    .await
+                    .map_err(|e| e.to_string())?
+                {
+                    cleared = true;
+                    break;
+                }
+            }
+            if !cleared {
+                return Err("the password is set and sessions are revoked, but the lockout could not be cleared (busy); run the command again".into());
+            }
             report(
                 json,
                 &u,

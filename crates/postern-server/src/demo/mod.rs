@@ -39,17 +39,25 @@ pub async fn seed(state: &AppState, hub_base: &str) -> Result<Seeded, String> {
         .await
         .map_err(|e| e.to_string())?
         .is_some();
+    let users = store.list_users().await.map_err(|e| e.to_string())?;
+    let clients = store.list_clients().await.map_err(|e| e.to_string())?;
+    // Real data is anything but the demo's own student and app (on a marked database), or
+    // anything at all (on an unmarked one, where even a user called "student" is real).
+    let real_users = users
+        .iter()
+        .filter(|u| !marked || u.username != STUDENT)
+        .count();
+    let real_clients = clients
+        .iter()
+        .filter(|c| !marked || c.id != CLIENT_ID)
+        .count();
+    if real_users > 0 || real_clients > 0 {
+        return Err(format!(
+            "--demo refuses to seed a database that holds {real_users} user(s) and {real_clients} application(s) \
+             of its own: use an empty --data-dir for the demo"
+        ));
+    }
     if !marked {
-        let users = store.list_users().await.map_err(|e| e.to_string())?;
-        let clients = store.list_clients().await.map_err(|e| e.to_string())?;
-        if !users.is_empty() || !clients.is_empty() {
-            return Err(format!(
-                "--demo refuses to seed a database that already holds {} user(s) and {} application(s): \
-                 use an empty --data-dir for the demo",
-                users.len(),
-                clients.len()
-            ));
-        }
         store
             .set_setting(DEMO_MARK, "true")
             .await

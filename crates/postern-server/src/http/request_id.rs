@@ -56,21 +56,27 @@ pub async fn assign(State(state): State<AppState>, mut req: Request, next: Next)
 /// The client's address: the TCP peer, unless the peer is a trusted proxy, in which case the
 /// right-most address of `X-Forwarded-For` that is not itself a trusted proxy.
 pub fn client_ip(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    let peer = peer.to_canonical();
     if !trusted.contains(&peer) {
         return peer;
     }
-    let forwarded: Vec<IpAddr> = headers
+    let hops: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse().ok())
+        .map(str::trim)
         .collect();
-    forwarded
-        .into_iter()
-        .rev()
-        .find(|ip| !trusted.contains(ip))
-        .unwrap_or(peer)
+    // From the nearest hop outwards: skip our own proxies; the first other entry is the client.
+    // One we cannot read (a port, "unknown", garbage) means we cannot tell: use the peer.
+    for hop in hops.iter().rev() {
+        match hop.parse::<IpAddr>().map(|ip| ip.to_canonical()) {
+            Ok(ip) if trusted.contains(&ip) => continue,
+            Ok(ip) => return ip,
+            Err(_) => return peer,
+        }
+    }
+    peer
 }
 
 fn uuid_v4(rng: &dyn postern_core::random::Random) -> String {
@@ -109,5 +115,18 @@ mod tests {
             "chained trusted proxies are skipped"
         );
         assert_eq!(client_ip(proxy, &HeaderMap::new(), &[proxy]), proxy);
+        headers.insert("x-forwarded-for", "203.0.113.9, unknown".parse().unwrap());
+        assert_eq!(
+            client_ip(proxy, &headers, &[proxy]),
+            proxy,
+            "an unreadable nearest hop is not skipped"
+        );
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        headers.insert("x-forwarded-for", "198.51.100.7".parse().unwrap());
+        assert_eq!(
+            client_ip(mapped, &headers, &[proxy]),
+            student,
+            "IPv4-mapped peers match"
+        );
     }
 }

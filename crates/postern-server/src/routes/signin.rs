@@ -397,16 +397,38 @@ async fn password_outcome(
     if user.disabled {
         return Ok(PasswordOutcome::Disabled);
     }
-    if lock != LockoutState::default() {
-        let mut cleared = lock;
-        cleared.record_success();
+    // A success is ordered with concurrent failures (on any node): it is accepted only if the
+    // lockout state it clears is still the one it read, so a lock set meanwhile wins.
+    let (mut lock, mut version) = (lock, version);
+    let mut settled = false;
+    for _ in 0..100 {
+        if let Some(until) = lock.locked_until(state.clock.now()) {
+            return Ok(PasswordOutcome::Locked { until });
+        }
+        if state
+            .store
+            .update_lockout(&user.id, LOCKOUT_KIND, &LockoutState::default(), version)
+            .await?
+        {
+            settled = true;
+            break;
+        }
+        (lock, version) = state.store.find_lockout(&user.id, LOCKOUT_KIND).await?;
+    }
+    if !settled {
+        return Err(StoreError::Conflict(format!(
+            "lockout counter of user {} (too contended)",
+            user.id
+        )));
+    }
+    if needs_rehash
+        && let (Some(old), Some(new)) = (&user.password_hash, state.hash_password(password).await)
+    {
+        // Only over the hash that was checked: an administrator's reset made meanwhile wins.
         state
             .store
-            .update_lockout(&user.id, LOCKOUT_KIND, &cleared, version)
+            .replace_user_password(&user.id, old, &new)
             .await?;
-    }
-    if needs_rehash && let Some(new) = state.hash_password(password).await {
-        state.store.set_user_password(&user.id, &new).await?;
     }
     let after = after_password(state.config.policy.mfa, SECOND_FACTORS_AVAILABLE, 0);
     Ok(PasswordOutcome::Correct {

@@ -75,7 +75,7 @@ pub async fn authenticate(
         }
         (ClientKind::Confidential, _) => Err((
             ErrorCode::InvalidClientSecret,
-            "the client secret is wrong or missing".into(),
+            "client authentication failed".into(),
         )),
         (ClientKind::Public, None) => Ok(AuthenticatedClient {
             client,

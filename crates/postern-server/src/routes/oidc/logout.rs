@@ -42,7 +42,7 @@ pub async fn logout(
             // An ID token of ours (not an access token), for the client named, if one is.
             Ok(d)
                 if d.claims.get("iss").and_then(Value::as_str) == Some(state.issuer.as_str())
-                    && d.header.get("typ").and_then(Value::as_str) != Some("at+jwt")
+                    && d.header.get("typ").and_then(Value::as_str) == Some("JWT")
                     && params
                         .get("client_id")
                         .is_none_or(|c| d.claims.get("aud").and_then(Value::as_str) == Some(c)) =>
