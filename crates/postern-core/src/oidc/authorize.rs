@@ -275,6 +275,54 @@ mod tests {
 
     const CH: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
+    proptest::proptest! {
+        /// Whatever the query, validation never panics, and an error only ever redirects to the
+        /// registered redirect URI.
+        #[test]
+        fn never_redirects_anywhere_else(
+            pairs in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec![
+                        "client_id", "redirect_uri", "response_type", "scope", "state", "nonce",
+                        "code_challenge", "code_challenge_method", "prompt", "max_age", "response_mode",
+                        "request", "login_hint",
+                    ]),
+                    proptest::prop_oneof![
+                        proptest::strategy::Just("hub".to_owned()),
+                        proptest::strategy::Just("https://hub.example/cb".to_owned()),
+                        proptest::strategy::Just("code".to_owned()),
+                        proptest::strategy::Just("openid".to_owned()),
+                        proptest::strategy::Just("S256".to_owned()),
+                        proptest::strategy::Just(CH.to_owned()),
+                        "\\PC{0,40}",
+                    ],
+                ),
+                0..12,
+            ),
+            public in proptest::bool::ANY,
+        ) {
+            let query: Vec<String> = pairs
+                .iter()
+                .map(|(k, v)| format!("{k}={}", url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()))
+                .collect();
+            let Ok(params) = Params::parse(query.join("&").as_bytes()) else { return Ok(()) };
+            let kind = if public { ClientKind::Public } else { ClientKind::Confidential };
+            match validate(&params, |id| (id == "hub").then(|| client(kind))) {
+                Ok((req, _)) => {
+                    proptest::prop_assert_eq!(req.redirect_uri.as_str(), "https://hub.example/cb");
+                    proptest::prop_assert!(req.scope.iter().any(|s| s == "openid"));
+                    if public {
+                        proptest::prop_assert!(req.code_challenge.is_some(), "public clients always use PKCE");
+                    }
+                }
+                Err(AuthorizeError::Redirect { redirect_uri, .. }) => {
+                    proptest::prop_assert_eq!(redirect_uri.as_str(), "https://hub.example/cb");
+                }
+                Err(AuthorizeError::Page { .. }) => {}
+            }
+        }
+    }
+
     #[test]
     fn valid_public_request() {
         let q = format!(
