@@ -370,3 +370,64 @@ async fn helpdesk_lookup_and_key_rotation_while_running() {
     assert!(query_param(landing.app_url(), "code").is_some());
     server.stop().await;
 }
+
+/// `postern serve` answers health checks and stops cleanly on SIGTERM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_starts_and_shuts_down_gracefully() {
+    use std::io::{BufRead, BufReader};
+    let dir = temp_dir();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_postern"))
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("POSTERN_LOG__LEVEL", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first
+        .strip_prefix("Postern is running at ")
+        .expect("the first line names the URL")
+        .to_owned();
+    assert_eq!(
+        reqwest::get(format!("{url}/healthz"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        reqwest::get(format!("{url}/readyz"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let metrics = reqwest::get(format!("{url}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("# TYPE postern_http_responses_total counter"));
+    let master = std::fs::metadata(dir.join("master.key")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        master.permissions().mode() & 0o777,
+        0o600,
+        "the master key is private"
+    );
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "exit status {exit:?}");
+    assert!(rest.iter().any(|l| l.contains("Shutting down")), "{rest:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
