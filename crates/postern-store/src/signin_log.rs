@@ -87,8 +87,17 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(|err| conflict_as(err, || format!("sign-in '{}'", e.correlation_id)))?;
-        let step_requests = e.steps.iter().map(|s| &s.request_id);
-        for (i, request_id) in (0_i64..).zip(e.request_ids.iter().chain(step_requests)) {
+        let mut request_ids: Vec<&String> = Vec::new();
+        for id in e
+            .request_ids
+            .iter()
+            .chain(e.steps.iter().map(|s| &s.request_id))
+        {
+            if !request_ids.contains(&id) {
+                request_ids.push(id);
+            }
+        }
+        for (i, request_id) in (0_i64..).zip(request_ids) {
             sqlx::query(
                 "INSERT INTO signin_requests (request_id, correlation_id, seq) VALUES ($1, $2, $3)
                  ON CONFLICT DO NOTHING",
@@ -297,6 +306,7 @@ pub(crate) async fn write_record(
     conn: &mut sqlx::AnyConnection,
     rec: &SignInRecord<'_>,
 ) -> Result<()> {
+    let mut recorded: Vec<&str> = Vec::new();
     for step in rec.steps {
         sqlx::query(
             "INSERT INTO signin_steps (correlation_id, seq, time_ms, request_id, method, result, detail)
@@ -311,15 +321,19 @@ pub(crate) async fn write_record(
         .bind(&step.detail)
         .execute(&mut *conn)
         .await?;
-        sqlx::query(
-            "INSERT INTO signin_requests (request_id, correlation_id, seq)
-             SELECT $1, $2, COALESCE(MAX(seq), 0) + 1 FROM signin_requests WHERE correlation_id = $2
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(&step.request_id)
-        .bind(rec.correlation_id)
-        .execute(&mut *conn)
-        .await?;
+        // A request's steps share its id: record it once.
+        if !recorded.contains(&step.request_id.as_str()) {
+            recorded.push(&step.request_id);
+            sqlx::query(
+                "INSERT INTO signin_requests (request_id, correlation_id, seq)
+                 SELECT $1, $2, COALESCE(MAX(seq), 0) + 1 FROM signin_requests WHERE correlation_id = $2
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(&step.request_id)
+            .bind(rec.correlation_id)
+            .execute(&mut *conn)
+            .await?;
+        }
     }
     if let Some(u) = rec.update {
         sqlx::query(
