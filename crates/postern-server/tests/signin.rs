@@ -255,6 +255,61 @@ async fn browsers_without_cookies_get_an_explanation_not_a_loop(backend: Backend
     server.stop().await;
 }
 
+/// Two tabs submitting the same sign-in at once: one completes it, the other is told so.
+async fn a_flow_completes_once(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_user("two").await;
+    let (client, _) = server
+        .create_client(ClientKind::Public, SigningAlg::RS256)
+        .await;
+    let browser = Browser::new(&server);
+    let page = browser.open(&authorize_url(&server, &client, &[]).0).await;
+    let action = format!(
+        "{}{}",
+        server.issuer(),
+        common::attr(page.body(), "action").unwrap()
+    );
+    let csrf = hidden(page.body(), "csrf").unwrap();
+    let tabs: Vec<_> = (0..2)
+        .map(|_| {
+            let (http, action, csrf, origin) = (
+                browser.http.clone(),
+                action.clone(),
+                csrf.clone(),
+                server.issuer().to_owned(),
+            );
+            tokio::spawn(async move {
+                http.post(&action)
+                    .header("origin", origin)
+                    .form(&[
+                        ("csrf", csrf.as_str()),
+                        ("username", "two"),
+                        ("password", common::PASSWORD),
+                    ])
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tabs {
+        statuses.push(t.await.unwrap());
+    }
+    let completed = statuses.iter().filter(|s| **s == 303).count();
+    assert_eq!(
+        completed, 1,
+        "exactly one tab completes the sign-in: {statuses:?}"
+    );
+    assert!(
+        statuses.contains(&400),
+        "the other is told it already finished: {statuses:?}"
+    );
+    server.stop().await;
+}
+
 async fn disabled_accounts(backend: Backend) {
     let server = TestServer::start(backend).await;
     let user = server.create_user("dan").await;
@@ -514,6 +569,7 @@ on_both_backends!(
     wrong_password_and_unknown_user,
     smart_lockout,
     parallel_guesses_do_not_beat_the_lockout,
+    a_flow_completes_once,
     browsers_without_cookies_get_an_explanation_not_a_loop,
     disabled_accounts,
     stale_browser_state_restarts,

@@ -19,21 +19,29 @@ use time::OffsetDateTime;
 impl Store {
     /// Saves `flow` (in its final state), replaces the browser's previous session (if any) with
     /// `session`, stores `code`, and writes the request's sign-in log record — all or nothing.
+    ///
+    /// `before` is the flow as the caller read it: if it changed since (another tab or node
+    /// finished it first), nothing is written and the answer is `false`.
     pub async fn complete_sign_in(
         &self,
+        before: &Flow,
         flow: &Flow,
         previous_session: Option<&str>,
         session: &SsoSession,
         code: &AuthCode,
         record: &SignInRecord<'_>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         self.retry_append(|| async {
             let mut tx = self.begin_write().await?;
-            sqlx::query("UPDATE flows SET data = $1 WHERE id = $2")
+            let moved = sqlx::query("UPDATE flows SET data = $1 WHERE id = $2 AND data = $3")
                 .bind(json(flow)?)
                 .bind(&flow.id)
+                .bind(json(before)?)
                 .execute(&mut *tx)
                 .await?;
+            if moved.rows_affected() != 1 {
+                return Ok(false);
+            }
             if let Some(old) = previous_session {
                 sqlx::query("DELETE FROM sso_sessions WHERE id_hash = $1")
                     .bind(old)
@@ -50,7 +58,7 @@ impl Store {
                 .map_err(|e| conflict_as(e, || "authorization code".to_owned()))?;
             write_record(&mut tx, record).await?;
             tx.commit().await?;
-            Ok(())
+            Ok(true)
         })
         .await
     }

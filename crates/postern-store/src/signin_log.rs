@@ -173,10 +173,10 @@ impl Store {
 
     /// Runs a transaction that appends sign-in steps, again when another node took the same step
     /// number first.
-    pub(crate) async fn retry_append<F, Fut>(&self, mut run: F) -> Result<()>
+    pub(crate) async fn retry_append<T, F, Fut>(&self, mut run: F) -> Result<T>
     where
         F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<()>>,
+        Fut: std::future::Future<Output = Result<T>>,
     {
         let mut attempt = 1;
         loop {

@@ -328,8 +328,18 @@ async fn check_password(
                 ..summary(SignInResult::Success, None)
             };
             let prepared = log::prepare(state, &rid.0, vec![password_step, issued], Some(summary));
-            let (cookie, url) =
-                signin::complete(state, headers, &finished, &auth, &prepared).await?;
+            let Some((cookie, url)) =
+                signin::complete(state, headers, flow, &finished, &auth, &prepared).await?
+            else {
+                // Another tab (or node) finished this sign-in a moment ago.
+                let detail = "This sign-in was just completed in another window. Go back to the application.";
+                return Ok(errors::page(
+                    state,
+                    ErrorCode::FlowExpired,
+                    Some(detail.into()),
+                    ctx,
+                ));
+            };
             Metrics::inc(&state.metrics.signin_success);
             let mut res = signin::redirect(&url);
             res.headers_mut().append(header::SET_COOKIE, cookie);

@@ -284,13 +284,16 @@ pub async fn issue_code(
 /// Ends a sign-in: the flow (already in its final state) is saved, the browser gets a new single
 /// sign-on session (replacing any previous one, so no session id survives a sign-in) and the
 /// application a code, and the request's log steps are written — in one transaction. Returns the session cookie and the redirect URL.
+///
+/// `None` when the flow changed since `before` was read: another tab or node finished it first.
 pub async fn complete(
     state: &AppState,
     headers: &HeaderMap,
+    before: &Flow,
     flow: &Flow,
     auth: &Authentication,
     log: &log::Prepared,
-) -> Result<(HeaderValue, String), postern_store::StoreError> {
+) -> Result<Option<(HeaderValue, String)>, postern_store::StoreError> {
     let now = state.clock.now();
     let previous = cookies::get(state, headers, cookies::SESSION).map(|t| hash_token(&t));
     let token = random::token(&*state.rng, 32);
@@ -303,20 +306,18 @@ pub async fn complete(
         expires: now + Duration::hours(state.config.tokens.session_hours),
     };
     let (code, row) = new_code(state, &flow.request, auth, &flow.correlation_id);
-    state
+    let record = log.record(&flow.correlation_id);
+    if !state
         .store
-        .complete_sign_in(
-            flow,
-            previous.as_deref(),
-            &session,
-            &row,
-            &log.record(&flow.correlation_id),
-        )
-        .await?;
-    Ok((
+        .complete_sign_in(before, flow, previous.as_deref(), &session, &row, &record)
+        .await?
+    {
+        return Ok(None);
+    }
+    Ok(Some((
         cookies::set(state, cookies::SESSION, &token, None),
         code_redirect(state, &flow.request, &code),
-    ))
+    )))
 }
 
 /// Redirects the browser to the application with an OAuth error.
