@@ -20,6 +20,23 @@ pub struct ErrorContext {
 }
 
 impl ErrorContext {
+    /// The context of a request that is not (yet) part of a sign-in.
+    pub fn new(state: &AppState, rid: &crate::http::RequestId) -> Self {
+        ErrorContext {
+            request_id: rid.0.clone(),
+            correlation_id: None,
+            timestamp: state.clock.now(),
+        }
+    }
+
+    /// The same, within the sign-in `correlation_id`.
+    pub fn within(self, correlation_id: &str) -> Self {
+        ErrorContext {
+            correlation_id: Some(correlation_id.to_owned()),
+            ..self
+        }
+    }
+
     pub fn view(&self, code: ErrorCode, detail: Option<String>) -> ErrorView {
         let info = code.info();
         ErrorView {

@@ -82,11 +82,7 @@ pub async fn explain(
         {
             Some(code) => vec![code],
             None => {
-                let ctx = ErrorContext {
-                    request_id: rid.0,
-                    correlation_id: None,
-                    timestamp: state.clock.now(),
-                };
+                let ctx = ErrorContext::new(&state, &rid);
                 return errors::page(
                     &state,
                     ErrorCode::NotFound,
@@ -121,10 +117,6 @@ pub async fn not_found(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
 ) -> Response {
-    let ctx = ErrorContext {
-        request_id: rid.0,
-        correlation_id: None,
-        timestamp: state.clock.now(),
-    };
+    let ctx = ErrorContext::new(&state, &rid);
     errors::page(&state, ErrorCode::NotFound, None, &ctx)
 }

@@ -131,11 +131,7 @@ pub async fn show(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let mut ctx = ErrorContext {
-        request_id: rid.0.clone(),
-        correlation_id: None,
-        timestamp: state.clock.now(),
-    };
+    let mut ctx = ErrorContext::new(&state, &rid);
     let notice_key = forms::query(query.as_deref())
         .ok()
         .and_then(|p| p.get("notice").map(str::to_owned));
@@ -165,12 +161,7 @@ pub async fn submit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let now = state.clock.now();
-    let mut ctx = ErrorContext {
-        request_id: rid.0.clone(),
-        correlation_id: None,
-        timestamp: now,
-    };
+    let mut ctx = ErrorContext::new(&state, &rid);
     if !state.signin_limiter.allow(info.ip) {
         Metrics::inc(&state.metrics.rate_limited);
         return errors::page(&state, ErrorCode::RateLimited, None, &ctx);
@@ -300,19 +291,20 @@ async fn check_password(
                 Some(ctx.view(code, safe_detail)),
             ))
         }
-        Step::Advance(complete @ FlowState::Complete { .. }) => {
-            let FlowState::Complete {
+        Step::Advance(FlowState::Complete {
+            user_id,
+            amr,
+            auth_time_ms,
+        }) => {
+            let auth = Authentication {
                 user_id,
                 amr,
-                auth_time_ms,
-            } = &complete
-            else {
-                unreachable!()
+                auth_time: postern_core::clock::from_millis(auth_time_ms),
             };
-            let auth = Authentication {
-                user_id: user_id.clone(),
-                amr: amr.clone(),
-                auth_time: postern_core::clock::from_millis(*auth_time_ms),
+            let complete = FlowState::Complete {
+                user_id: auth.user_id.clone(),
+                amr: auth.amr.clone(),
+                auth_time_ms,
             };
             let finished = Flow {
                 state: complete.clone(),
@@ -345,22 +337,16 @@ async fn check_password(
             res.headers_mut().append(header::SET_COOKIE, cookie);
             Ok(res)
         }
-        Step::Advance(next) => {
-            // Second-factor steps arrive with the next issues; the flow already records the state.
-            state.store.update_flow_state(&flow.id, &next).await?;
-            let code = ErrorCode::StrongAuthRequired;
-            let summary = summary(SignInResult::Interrupted, Some((code, detail)));
-            log::record(
-                state,
-                &flow.correlation_id,
-                &rid.0,
-                vec![password_step],
-                Some(summary),
-            )
-            .await?;
-            Ok(errors::page(state, code, None, ctx))
-        }
-        Step::Interrupt { code, .. } => {
+        // Second-factor steps arrive with the next issues; the flow already records the state.
+        Step::Advance(_) | Step::Interrupt { .. } => {
+            let code = match step {
+                Step::Advance(next) => {
+                    state.store.update_flow_state(&flow.id, &next).await?;
+                    ErrorCode::StrongAuthRequired
+                }
+                Step::Interrupt { code, .. } => code,
+                Step::Retry { code } => code, // answered by the first arm
+            };
             let summary = summary(SignInResult::Interrupted, Some((code, detail)));
             log::record(
                 state,

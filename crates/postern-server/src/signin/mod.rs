@@ -91,18 +91,10 @@ pub async fn begin(
     if !client.has_redirect_uri(&request.redirect_uri) {
         // A restarted flow carries the redirect URI it was started with; an administrator may
         // have removed it since.
-        let ctx = ErrorContext {
-            request_id: rid.0.clone(),
-            correlation_id: None,
-            timestamp: now,
-        };
+        let ctx = ErrorContext::new(state, rid);
         return errors::page(state, ErrorCode::RedirectUriMismatch, None, &ctx);
     }
-    let ctx = ErrorContext {
-        request_id: rid.0.clone(),
-        correlation_id: Some(correlation_id.clone()),
-        timestamp: now,
-    };
+    let ctx = ErrorContext::new(state, rid).within(&correlation_id);
     let session = match current_session(state, headers).await {
         Ok(s) => s,
         Err(e) => return errors::internal(state, &e, &ctx),

@@ -23,12 +23,7 @@ pub async fn authorize(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let now = state.clock.now();
-    let ctx = ErrorContext {
-        request_id: rid.0.clone(),
-        correlation_id: None,
-        timestamp: now,
-    };
+    let ctx = ErrorContext::new(&state, &rid);
     if !state.signin_limiter.allow(info.ip) {
         crate::metrics::Metrics::inc(&state.metrics.rate_limited);
         return errors::page(&state, postern_core::ErrorCode::RateLimited, None, &ctx);
@@ -50,10 +45,7 @@ pub async fn authorize(
         }
         Err(err) => {
             let correlation_id = random::uuid(&*state.rng);
-            let ctx = ErrorContext {
-                correlation_id: Some(correlation_id.clone()),
-                ..ctx
-            };
+            let ctx = ctx.within(&correlation_id);
             let (code, detail) = match &err {
                 AuthorizeError::Page { code, detail }
                 | AuthorizeError::Redirect { code, detail, .. } => (*code, detail.clone()),

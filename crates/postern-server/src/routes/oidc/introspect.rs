@@ -22,11 +22,7 @@ pub async fn introspect(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let ctx = ErrorContext {
-        request_id: rid.0.clone(),
-        correlation_id: None,
-        timestamp: state.clock.now(),
-    };
+    let ctx = ErrorContext::new(&state, &rid);
     let request = match client_auth::token_request(&state, &headers, &body, &ctx).await {
         Ok(r) => r,
         Err(refused) => return refused,

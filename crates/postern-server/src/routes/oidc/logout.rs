@@ -27,11 +27,7 @@ pub async fn logout(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let ctx = ErrorContext {
-        request_id: rid.0.clone(),
-        correlation_id: None,
-        timestamp: state.clock.now(),
-    };
+    let ctx = ErrorContext::new(&state, &rid);
     let params = match forms::query_or_form(&method, query.as_deref(), &headers, &body) {
         Ok(p) => p,
         Err((code, detail)) => return errors::page(&state, code, Some(detail), &ctx),

@@ -35,11 +35,7 @@ pub async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let mut ctx = ErrorContext {
-        request_id: rid.0.clone(),
-        correlation_id: None,
-        timestamp: state.clock.now(),
-    };
+    let mut ctx = ErrorContext::new(&state, &rid);
     if !state.token_limiter.allow(info.ip) {
         Metrics::inc(&state.metrics.rate_limited);
         return errors::oauth_json(

@@ -64,11 +64,7 @@ pub async fn userinfo(
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
 ) -> Response {
-    let ctx = ErrorContext {
-        request_id: rid.0.clone(),
-        correlation_id: None,
-        timestamp: state.clock.now(),
-    };
+    let ctx = ErrorContext::new(&state, &rid);
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
