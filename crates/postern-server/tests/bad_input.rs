@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Backend, Browser, TestServer, authorize_url, query_param, redeem};
+use common::{Backend, Browser, TestServer, authorize_url, redeem};
 use postern_core::client::ClientKind;
 use postern_core::oidc::jws::SigningAlg;
 use serde_json::Value;
@@ -15,15 +15,9 @@ async fn token_endpoint_refuses_bad_input(backend: Backend) {
         .create_client(ClientKind::Confidential, SigningAlg::RS256)
         .await;
     let secret = secret.unwrap();
-    let (url, verifier, _, _) = authorize_url(&server, &client, &[]);
-    let code = query_param(
-        Browser::new(&server)
-            .sign_in(&url, "bo", common::PASSWORD)
-            .await
-            .app_url(),
-        "code",
-    )
-    .unwrap();
+    let (code, verifier) = Browser::new(&server)
+        .code_for(&server, &client, "bo", &[])
+        .await;
     let http = reqwest::Client::new();
     let token = server.url("/token");
     let good = format!(

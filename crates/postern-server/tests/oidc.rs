@@ -259,16 +259,8 @@ async fn code_is_single_use_and_bound(backend: Backend) {
     let (client, secret) = server
         .create_client(ClientKind::Confidential, SigningAlg::RS256)
         .await;
-    let (url, verifier, _, _) = authorize_url(&server, &client, &[]);
     let browser = Browser::new(&server);
-    let code = query_param(
-        browser
-            .sign_in(&url, "cy", common::PASSWORD)
-            .await
-            .app_url(),
-        "code",
-    )
-    .unwrap();
+    let (code, verifier) = browser.code_for(&server, &client, "cy", &[]).await;
 
     // Wrong verifier first: refused, and the code is not consumed.
     let res = redeem(&server, &client, secret.as_deref(), &code, &"x".repeat(43)).await;
@@ -356,15 +348,7 @@ async fn public_clients_need_pkce_s256(backend: Backend) {
                 .contains("90100")
         );
     }
-    let (url, verifier, _, _) = authorize_url(&server, &client, &[]);
-    let code = query_param(
-        browser
-            .sign_in(&url, "pat", common::PASSWORD)
-            .await
-            .app_url(),
-        "code",
-    )
-    .unwrap();
+    let (code, verifier) = browser.code_for(&server, &client, "pat", &[]).await;
     let res = redeem(&server, &client, None, &code, &verifier).await;
     assert_eq!(
         res.status(),
@@ -485,15 +469,9 @@ async fn revocation_and_introspection(backend: Backend) {
         .create_client(ClientKind::Confidential, SigningAlg::RS256)
         .await;
     let secret = secret.unwrap();
-    let (url, verifier, _, _) = authorize_url(&server, &client, &[]);
-    let code = query_param(
-        Browser::new(&server)
-            .sign_in(&url, "ivy", common::PASSWORD)
-            .await
-            .app_url(),
-        "code",
-    )
-    .unwrap();
+    let (code, verifier) = Browser::new(&server)
+        .code_for(&server, &client, "ivy", &[])
+        .await;
     let tokens: Value = redeem(&server, &client, Some(&secret), &code, &verifier)
         .await
         .json()
@@ -622,15 +600,7 @@ async fn rp_initiated_logout(backend: Backend) {
         .create_client(ClientKind::Confidential, SigningAlg::RS256)
         .await;
     let browser = Browser::new(&server);
-    let (url, verifier, _, _) = authorize_url(&server, &client, &[]);
-    let code = query_param(
-        browser
-            .sign_in(&url, "lou", common::PASSWORD)
-            .await
-            .app_url(),
-        "code",
-    )
-    .unwrap();
+    let (code, verifier) = browser.code_for(&server, &client, "lou", &[]).await;
     let tokens: Value = redeem(&server, &client, secret.as_deref(), &code, &verifier)
         .await
         .json()

@@ -4,10 +4,13 @@
 
 mod common;
 
-use common::{Backend, Browser, Landing, TestServer, authorize_url, hidden, query_param};
+use common::{
+    Backend, Browser, Landing, SignInForm, TestServer, authorize_url, hidden, query_param,
+};
 use postern_core::client::ClientKind;
 use postern_core::oidc::jws::SigningAlg;
 use postern_core::signin_log::SignInResult;
+use std::sync::Arc;
 use time::Duration;
 
 fn error_code(body: &str) -> Option<String> {
@@ -176,33 +179,18 @@ async fn parallel_guesses_do_not_beat_the_lockout(backend: Backend) {
         .await;
     let browser = Browser::new(&server);
     let page = browser.open(&authorize_url(&server, &client, &[]).0).await;
-    let action = format!(
-        "{}{}",
-        server.issuer(),
-        common::attr(page.body(), "action").unwrap()
-    );
-    let csrf = hidden(page.body(), "csrf").unwrap();
+    let form = Arc::new(SignInForm::of(&server, page.body()));
     let guesses: Vec<_> = (0..30)
         .map(|i| {
-            let (http, action, csrf, origin) = (
+            let (http, form, origin) = (
                 browser.http.clone(),
-                action.clone(),
-                csrf.clone(),
+                form.clone(),
                 server.issuer().to_owned(),
             );
             tokio::spawn(async move {
-                let password = format!("guess-{i}");
-                let res = http
-                    .post(&action)
-                    .header("origin", origin)
-                    .form(&[
-                        ("csrf", csrf.as_str()),
-                        ("username", "par"),
-                        ("password", password.as_str()),
-                    ])
-                    .send()
-                    .await
-                    .unwrap();
+                let res = form
+                    .post(&http, &origin, "par", &format!("guess-{i}"))
+                    .await;
                 (i, res.status().as_u16(), res.text().await.unwrap())
             })
         })
@@ -264,31 +252,17 @@ async fn a_flow_completes_once(backend: Backend) {
         .await;
     let browser = Browser::new(&server);
     let page = browser.open(&authorize_url(&server, &client, &[]).0).await;
-    let action = format!(
-        "{}{}",
-        server.issuer(),
-        common::attr(page.body(), "action").unwrap()
-    );
-    let csrf = hidden(page.body(), "csrf").unwrap();
+    let form = Arc::new(SignInForm::of(&server, page.body()));
     let tabs: Vec<_> = (0..2)
         .map(|_| {
-            let (http, action, csrf, origin) = (
+            let (http, form, origin) = (
                 browser.http.clone(),
-                action.clone(),
-                csrf.clone(),
+                form.clone(),
                 server.issuer().to_owned(),
             );
             tokio::spawn(async move {
-                http.post(&action)
-                    .header("origin", origin)
-                    .form(&[
-                        ("csrf", csrf.as_str()),
-                        ("username", "two"),
-                        ("password", common::PASSWORD),
-                    ])
-                    .send()
+                form.post(&http, &origin, "two", common::PASSWORD)
                     .await
-                    .unwrap()
                     .status()
                     .as_u16()
             })

@@ -281,6 +281,65 @@ impl Browser {
     }
 }
 
+impl Browser {
+    /// Signs `username` in to `client` (PKCE, plus `extra` parameters) and returns the
+    /// authorization code and the PKCE verifier.
+    pub async fn code_for(
+        &self,
+        server: &TestServer,
+        client: &Client,
+        username: &str,
+        extra: &[(&str, &str)],
+    ) -> (String, String) {
+        let (url, verifier, _, _) = authorize_url(server, client, extra);
+        let landing = self.sign_in(&url, username, PASSWORD).await;
+        (
+            query_param(landing.app_url(), "code").expect("a code"),
+            verifier,
+        )
+    }
+}
+
+/// The sign-in form of a page: where it posts and its anti-forgery token, for tests that post it
+/// themselves (in parallel, to another node, with odd bodies).
+pub struct SignInForm {
+    pub action: String,
+    pub csrf: String,
+}
+
+impl SignInForm {
+    pub fn of(server: &TestServer, body: &str) -> SignInForm {
+        SignInForm {
+            action: format!(
+                "{}{}",
+                server.issuer(),
+                attr(body, "action").expect("a form")
+            ),
+            csrf: hidden(body, "csrf").expect("a csrf field"),
+        }
+    }
+
+    /// Posts username and password as a same-origin page would.
+    pub async fn post(
+        &self,
+        http: &reqwest::Client,
+        origin: &str,
+        username: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        http.post(&self.action)
+            .header("origin", origin)
+            .form(&[
+                ("csrf", self.csrf.as_str()),
+                ("username", username),
+                ("password", password),
+            ])
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
 /// The value of the first `NAME="…"` attribute.
 pub fn attr(body: &str, name: &str) -> Option<String> {
     let key = format!("{name}=\"");
