@@ -83,13 +83,22 @@ fn write_private(path: &Path, text: &str) -> Result<(), StartError> {
 }
 
 /// Opens the store the configuration points at (creating the data directory for SQLite).
+/// A data directory Postern creates is private to its user (0700): it holds the database with
+/// password hashes and the master key. An existing directory's permissions are the operator's.
 pub async fn open_store(config: &Config) -> Result<Store, StartError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+    use std::os::unix::fs::PermissionsExt;
+    let created = !config.data_dir.exists();
+    let failed = |e: std::io::Error| {
         StartError(format!(
             "data_dir: cannot create '{}': {e}",
             config.data_dir.display()
         ))
-    })?;
+    };
+    std::fs::create_dir_all(&config.data_dir).map_err(failed)?;
+    if created {
+        std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(failed)?;
+    }
     Ok(Store::connect(&config.database_url()).await?)
 }
 

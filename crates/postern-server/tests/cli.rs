@@ -375,7 +375,8 @@ async fn helpdesk_lookup_and_key_rotation_while_running() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_starts_and_shuts_down_gracefully() {
     use std::io::{BufRead, BufReader};
-    let dir = temp_dir();
+    let parent = temp_dir();
+    let dir = parent.join("data");
     let mut child = Command::new(env!("CARGO_BIN_EXE_postern"))
         .arg("--data-dir")
         .arg(&dir)
@@ -419,6 +420,12 @@ async fn serve_starts_and_shuts_down_gracefully() {
         0o600,
         "the master key is private"
     );
+    let data_dir = std::fs::metadata(&dir).unwrap();
+    assert_eq!(
+        data_dir.permissions().mode() & 0o777,
+        0o700,
+        "the data directory is private"
+    );
 
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -429,5 +436,5 @@ async fn serve_starts_and_shuts_down_gracefully() {
     let exit = child.wait().unwrap();
     assert!(exit.success(), "exit status {exit:?}");
     assert!(rest.iter().any(|l| l.contains("Shutting down")), "{rest:?}");
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&parent);
 }
