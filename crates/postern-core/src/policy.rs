@@ -41,6 +41,14 @@ pub fn after_password(
     }
 }
 
+/// May a device the user asked to remember stand in for the second factor of this sign-in?
+///
+/// Never when the application asks for a fresh sign-in (`prompt=login`) or bounds the age of the
+/// authentication (`max_age`): those ask for proof now, not a proof from days ago.
+pub fn remembered_device_allowed(request: &crate::oidc::authorize::AuthorizeRequest) -> bool {
+    request.prompt != crate::oidc::authorize::Prompt::Login && request.max_age.is_none()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

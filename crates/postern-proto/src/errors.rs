@@ -70,6 +70,14 @@ pub enum ErrorCode {
     NotFound,
     /// The browser does not keep Postern's cookies, which sign-in needs.
     CookiesRequired,
+    /// A second-factor code (authenticator app or recovery code) was not correct.
+    WrongVerificationCode,
+    /// A second-factor code was correct but already used.
+    VerificationCodeReused,
+    /// Too many wrong second-factor codes: the second step is locked for a while.
+    SecondFactorLocked,
+    /// The page needs a signed-in session.
+    SignInRequired,
 }
 
 /// One entry of the catalogue.
@@ -85,7 +93,7 @@ pub struct ErrorInfo {
 
 impl ErrorCode {
     /// Every code, in catalogue order.
-    pub const ALL: [ErrorCode; 29] = [
+    pub const ALL: [ErrorCode; 33] = [
         ErrorCode::ServerError,
         ErrorCode::InvalidRequest,
         ErrorCode::MissingParameter,
@@ -115,6 +123,10 @@ impl ErrorCode {
         ErrorCode::PostLogoutRedirectUriMismatch,
         ErrorCode::NotFound,
         ErrorCode::CookiesRequired,
+        ErrorCode::WrongVerificationCode,
+        ErrorCode::VerificationCodeReused,
+        ErrorCode::SecondFactorLocked,
+        ErrorCode::SignInRequired,
     ];
 
     /// The numeric code shown to people and applications.
@@ -354,6 +366,38 @@ impl ErrorCode {
                 "Your browser is not keeping cookies for this site",
                 "Allow cookies for this sign-in site (or leave private mode that blocks them), then start again from the application.",
                 "The browser sent no Postern cookie on the sign-in page. Sign-in needs one short-lived cookie to bind the sign-in to the browser; check browser policies or a proxy stripping Cookie headers.",
+            ),
+            WrongVerificationCode => (
+                990006,
+                400,
+                "access_denied",
+                "That code didn't work",
+                "Enter the current code from your authenticator app (it changes every 30 seconds), or one of your unused recovery codes. If app codes keep failing, check that your device sets its clock automatically, or choose \"Sign in another way\".",
+                "The code did not match. The sign-in log step says whether it was simply wrong or right for another time (the device clock is off, and by how much).",
+            ),
+            VerificationCodeReused => (
+                990007,
+                400,
+                "access_denied",
+                "That code was already used",
+                "Each code works once. Wait for the next code to appear in your authenticator app and enter it.",
+                "A code from a time step (or a recovery code) that was already accepted was entered again; it was refused to stop replay.",
+            ),
+            SecondFactorLocked => (
+                990008,
+                400,
+                "access_denied",
+                "Too many wrong codes",
+                "The second sign-in step is paused for a while after several wrong codes. Try again after the time shown, or ask your helpdesk for a temporary access pass.",
+                "Smart lockout of the second factor (separate from the password lockout) after repeated wrong codes; it unlocks by itself. The sign-in log shows each wrong code and why it was refused.",
+            ),
+            SignInRequired => (
+                990009,
+                401,
+                "login_required",
+                "Sign in to continue",
+                "Sign in again to manage your security info.",
+                "The page needs a valid Postern session; the browser has none, or it expired or was signed out.",
             ),
             NotFound => (
                 990004,

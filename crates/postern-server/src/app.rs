@@ -119,6 +119,7 @@ pub async fn build_state(
     let slots = config.password_concurrency.unwrap_or(cores);
     let keys = KeyRing::default();
     keys.load(&store, &master, &*rng, &*clock).await?;
+    let second_factor_threshold = config.lockout.second_factor_threshold;
     let lockout = LockoutPolicy {
         threshold: config.lockout.threshold,
         base_lock: time::Duration::seconds(config.lockout.lock_seconds as i64),
@@ -140,6 +141,10 @@ pub async fn build_state(
         passwords: Arc::new(passwords),
         password_slots: Arc::new(Semaphore::new(slots)),
         lockout,
+        second_factor_lockout: LockoutPolicy {
+            threshold: second_factor_threshold,
+            ..lockout
+        },
         mac_key,
         metrics: Metrics::default(),
         clients: crate::client_cache::ClientCache::new(std::time::Duration::from_secs(

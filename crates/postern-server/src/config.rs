@@ -43,11 +43,23 @@ pub struct Config {
     pub signin_log_days: i64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PolicyConfig {
     /// `required` (default) or `when_registered`.
     pub mfa: MfaPolicy,
+    /// Days a browser may skip the second step after the user ticks "Don't ask again on this
+    /// device" (0 hides the choice). Never for `prompt=login` or `max_age` requests.
+    pub remember_device_days: i64,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self {
+            mfa: MfaPolicy::default(),
+            remember_device_days: 14,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -59,6 +71,8 @@ pub struct LockoutConfig {
     pub lock_seconds: u64,
     /// Longest lock in seconds.
     pub max_lock_seconds: u64,
+    /// Wrong second-factor codes before the second step locks (its own counter; same lock times).
+    pub second_factor_threshold: u32,
 }
 
 impl Default for LockoutConfig {
@@ -67,6 +81,7 @@ impl Default for LockoutConfig {
             threshold: 10,
             lock_seconds: 60,
             max_lock_seconds: 3600,
+            second_factor_threshold: 5,
         }
     }
 }
@@ -233,6 +248,12 @@ impl Config {
         }
         if !self.password.is_at_least_minimum() {
             return bad("password: Argon2id parameters below the OWASP minimum (memory_kib ≥ 19456, iterations ≥ 2, parallelism ≥ 1)".into());
+        }
+        if self.lockout.second_factor_threshold < 2 {
+            return bad("lockout.second_factor_threshold must be at least 2".into());
+        }
+        if !(0..=365).contains(&self.policy.remember_device_days) {
+            return bad("policy.remember_device_days must be between 0 and 365".into());
         }
         if self.lockout.threshold == 0 {
             return bad("lockout.threshold must be at least 1".into());

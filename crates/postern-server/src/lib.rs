@@ -11,6 +11,8 @@ pub mod config;
 pub mod demo;
 pub mod http;
 pub mod keys;
+pub mod lockout;
+pub mod methods;
 pub mod metrics;
 pub mod pages;
 pub mod ratelimit;

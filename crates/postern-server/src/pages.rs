@@ -55,6 +55,143 @@ pub struct LogoutConfirmPage {
     pub hidden: Vec<(String, String)>,
 }
 
+/// The second-factor prompt of a sign-in.
+#[derive(Template)]
+#[template(path = "second_factor.html")]
+pub struct SecondFactorPage {
+    pub org: String,
+    pub client_name: String,
+    pub username: String,
+    pub heading: String,
+    pub instruction: String,
+    pub inputmode: &'static str,
+    pub action: String,
+    pub csrf: String,
+    pub method_id: String,
+    pub remember_days: Option<i64>,
+    pub other_url: String,
+    pub notice: Option<String>,
+    pub error: Option<ErrorView>,
+}
+
+/// One entry of "Sign in another way".
+pub struct Choice {
+    pub href: String,
+    pub label: String,
+    pub hint: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "other_ways.html")]
+pub struct OtherWaysPage {
+    pub org: String,
+    pub client_name: String,
+    pub username: String,
+    pub correlation_id: String,
+    pub choices: Vec<Choice>,
+}
+
+/// What an authenticator-app enrollment shows.
+pub struct EnrollView {
+    pub secret_key: String,
+    pub uri: String,
+    pub qr_svg: String,
+    pub token: String,
+}
+
+impl From<crate::methods::totp::Enrollment> for EnrollView {
+    fn from(e: crate::methods::totp::Enrollment) -> Self {
+        // Groups of four are easier to type; apps ignore the spaces.
+        let grouped = e
+            .secret_key
+            .as_bytes()
+            .chunks(4)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        EnrollView {
+            secret_key: grouped,
+            uri: e.uri,
+            qr_svg: e.qr_svg,
+            token: e.token,
+        }
+    }
+}
+
+/// Forced registration of a second factor during sign-in (50079).
+#[derive(Template)]
+#[template(path = "register.html")]
+pub struct RegisterPage {
+    pub org: String,
+    pub client_name: String,
+    pub username: String,
+    pub action: String,
+    pub csrf: String,
+    pub enroll: EnrollView,
+    pub error: Option<ErrorView>,
+}
+
+/// Adding an authenticator app from Security info.
+#[derive(Template)]
+#[template(path = "totp_enroll.html")]
+pub struct TotpEnrollPage {
+    pub org: String,
+    pub username: String,
+    pub action: String,
+    pub csrf: String,
+    pub enroll: EnrollView,
+    pub error: Option<ErrorView>,
+}
+
+/// New recovery codes, shown once.
+#[derive(Template)]
+#[template(path = "recovery_codes.html")]
+pub struct RecoveryCodesPage {
+    pub org: String,
+    pub codes: Vec<String>,
+    pub download_href: String,
+    pub download_name: String,
+}
+
+/// A method row on Security info.
+pub struct MethodRow {
+    pub id: String,
+    pub kind: &'static str,
+    pub name: String,
+    pub label: &'static str,
+    pub added: String,
+    pub last_used: String,
+    pub is_default: bool,
+    pub can_be_default: bool,
+    pub remaining: Option<usize>,
+}
+
+/// A recent sign-in on Security info.
+pub struct SignInRow {
+    pub time: String,
+    pub app: String,
+    pub ip: String,
+    pub result: String,
+    pub error_code: String,
+}
+
+#[derive(Template)]
+#[template(path = "security.html")]
+pub struct SecurityPage {
+    pub org: String,
+    pub username: String,
+    pub csrf: String,
+    pub notice: Option<String>,
+    pub error: Option<ErrorView>,
+    pub warnings: Vec<String>,
+    pub continue_to: Option<(String, String)>,
+    pub methods: Vec<MethodRow>,
+    pub has_recovery: bool,
+    pub remembered: String,
+    pub remembered_count: i64,
+    pub signins: Vec<SignInRow>,
+}
+
 /// One catalogue entry, for `/error?code=N`.
 pub struct ExplainEntry {
     pub code: u32,

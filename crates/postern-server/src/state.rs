@@ -31,6 +31,8 @@ pub struct Inner {
     /// Bounds concurrent Argon2id work to the cores (no self-inflicted denial of service).
     pub password_slots: Arc<Semaphore>,
     pub lockout: LockoutPolicy,
+    /// The second step's own lockout (wrong codes).
+    pub second_factor_lockout: LockoutPolicy,
     /// Keys the HMAC fingerprints of wrong passwords (lockout) and anti-forgery tokens.
     pub mac_key: [u8; 32],
     pub signin_limiter: RateLimiter,

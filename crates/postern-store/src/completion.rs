@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 
 impl Store {
     /// Saves `flow` (in its final state), replaces the browser's previous session (if any) with
-    /// `session`, stores `code`, and writes the request's sign-in log record — all or nothing.
+    /// `session`, stores `code` (none when the sign-in goes to Postern's own pages), and writes the request's sign-in log record — all or nothing.
     ///
     /// `before` is the flow as the caller read it: if it changed since (another tab or node
     /// finished it first), nothing is written and the answer is `false`.
@@ -28,7 +28,7 @@ impl Store {
         flow: &Flow,
         previous_session: Option<&str>,
         session: &SsoSession,
-        code: &AuthCode,
+        code: Option<&AuthCode>,
         record: &SignInRecord<'_>,
     ) -> Result<bool> {
         self.retry_append(|| async {
@@ -52,10 +52,12 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| conflict_as(e, || "session".to_owned()))?;
-            insert_auth_code(code)?
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| conflict_as(e, || "authorization code".to_owned()))?;
+            if let Some(code) = code {
+                insert_auth_code(code)?
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| conflict_as(e, || "authorization code".to_owned()))?;
+            }
             write_record(&mut tx, record).await?;
             tx.commit().await?;
             Ok(true)

@@ -14,13 +14,16 @@ mod completion;
 mod flows;
 mod keys;
 mod maintenance;
+mod methods;
 mod migrations;
+mod remembered;
 mod rows;
 mod sessions;
 mod settings;
 mod signin_log;
 pub mod testing;
 
+pub use methods::MethodRemoval;
 pub use signin_log::SignInRecord;
 mod tokens;
 mod users;

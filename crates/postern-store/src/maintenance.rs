@@ -3,7 +3,7 @@
 //! Codes, refresh tokens and flows are kept one day past their expiry, so that a late or
 //! replayed request still finds them and gets the precise answer ("expired", "already
 //! redeemed" → family revoked) rather than "unknown". Sessions and access-token rows go as soon
-//! as they expire. Revoked families are forgotten once nothing of theirs is left.
+//! as they expire, as do remembered devices. Revoked families are forgotten once nothing of theirs is left.
 
 use crate::rows::ms;
 use crate::{Result, Store};
@@ -13,8 +13,9 @@ use time::{Duration, OffsetDateTime};
 const GRACE: Duration = Duration::days(1);
 
 /// The purge, table by table: (statement, whether its cutoff is `now - GRACE` or `now`).
-const PURGES: [(&str, bool); 7] = [
+const PURGES: [(&str, bool); 8] = [
     ("DELETE FROM flows WHERE expires_ms < $1", true),
+    ("DELETE FROM remembered_devices WHERE expires_ms <= $1", false),
     ("DELETE FROM auth_codes WHERE expires_ms < $1", true),
     ("DELETE FROM sso_sessions WHERE expires_ms <= $1", false),
     ("DELETE FROM refresh_tokens WHERE expires_ms < $1", true),

@@ -36,12 +36,20 @@ impl Migration {
 }
 
 /// Every migration, in order. Append only; never edit one that has landed.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "initial schema",
-    sqlite: SCHEMA_1_SQLITE,
-    postgres: SCHEMA_1_POSTGRES,
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "initial schema",
+        sqlite: SCHEMA_1_SQLITE,
+        postgres: SCHEMA_1_POSTGRES,
+    },
+    Migration {
+        version: 2,
+        description: "second factors and remembered devices",
+        sqlite: SCHEMA_2,
+        postgres: SCHEMA_2,
+    },
+];
 
 /// Key of the PostgreSQL advisory lock held while migrating ("postern" in ASCII).
 const MIGRATION_LOCK: i64 = 0x0070_6f73_7465_726e;
@@ -399,6 +407,33 @@ CREATE TABLE signin_steps (
     detail TEXT NOT NULL,
     PRIMARY KEY (correlation_id, seq)
 )
+";
+
+/// Second factors (one row per method; its secret material and check state as versioned JSON) and
+/// browsers a user asked to remember for the second step. The same text on both backends.
+const SCHEMA_2: &str = "
+CREATE TABLE auth_methods (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    is_default BIGINT NOT NULL DEFAULT 0,
+    created_ms BIGINT NOT NULL,
+    last_used_ms BIGINT,
+    data TEXT NOT NULL,
+    version BIGINT NOT NULL
+);
+CREATE INDEX auth_methods_user ON auth_methods (user_id);
+CREATE TABLE remembered_devices (
+    token_hash TEXT NOT NULL,
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_ms BIGINT NOT NULL,
+    expires_ms BIGINT NOT NULL,
+    PRIMARY KEY (token_hash, user_id)
+);
+CREATE INDEX remembered_devices_user ON remembered_devices (user_id);
+CREATE INDEX remembered_devices_expires ON remembered_devices (expires_ms);
+CREATE INDEX signins_user_started ON signins (user_id, started_ms)
 ";
 
 #[cfg(test)]

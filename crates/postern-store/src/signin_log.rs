@@ -237,6 +237,24 @@ impl Store {
         Ok(Some(entry))
     }
 
+    /// A user's `limit` most recent sign-ins, newest first: summaries only (no steps), for the
+    /// user's own Security info page.
+    pub async fn list_user_signins(&self, user_id: &str, limit: i64) -> Result<Vec<SignInEntry>> {
+        sqlx::query(
+            "SELECT correlation_id, started_ms, updated_ms, user_id, username, client_id, client_name,
+                    ip, user_agent, result, error_code, failure_reason
+             FROM signins WHERE user_id = $1
+             ORDER BY started_ms DESC, correlation_id DESC LIMIT $2",
+        )
+        .bind(user_id)
+        .bind(limit.max(0))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(entry_from_row)
+        .collect()
+    }
+
     /// The `limit` most recently started sign-ins, newest first, with request ids and steps.
     pub async fn list_signins(&self, limit: i64) -> Result<Vec<SignInEntry>> {
         let limit = limit.max(0);

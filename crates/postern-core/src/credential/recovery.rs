@@ -69,6 +69,38 @@ pub fn find(key: &[u8], user_id: &str, typed: &str, unused_hashes: &[String]) ->
     found
 }
 
+/// What a typed recovery code matched among a stored set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecoveryCheck {
+    /// An unused code: mark slot `index` used.
+    Accepted {
+        index: usize,
+    },
+    /// A code of this set that was already used.
+    Used,
+    Wrong,
+}
+
+/// Checks `typed` against every slot of a set (used or not, each compared in constant time).
+pub fn check(
+    key: &[u8],
+    user_id: &str,
+    typed: &str,
+    slots: &[crate::credential::method::RecoveryCodeSlot],
+) -> RecoveryCheck {
+    let candidate = hash(key, user_id, typed);
+    let mut found = RecoveryCheck::Wrong;
+    for (index, slot) in slots.iter().enumerate() {
+        if ct_eq(candidate.as_bytes(), slot.hash.as_bytes()) && found == RecoveryCheck::Wrong {
+            found = match slot.used_ms {
+                None => RecoveryCheck::Accepted { index },
+                Some(_) => RecoveryCheck::Used,
+            };
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

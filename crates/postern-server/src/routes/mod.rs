@@ -1,5 +1,6 @@
 //! The router: every path Postern answers, and the layers around them.
 
+pub mod account;
 pub mod oidc;
 pub mod ops;
 pub mod signin;
@@ -40,6 +41,28 @@ pub fn router(state: AppState) -> Router {
             get(oidc::logout::logout).post(oidc::logout::logout),
         )
         .route("/signin/{flow}", get(signin::show).post(signin::submit))
+        .route("/signin/{flow}/other", get(signin::other_ways))
+        .route("/signin/{flow}/continue", get(signin::carry_on))
+        .route("/account/signin", get(account::sign_in))
+        .route("/account/security", get(account::security))
+        .route(
+            "/account/security/totp",
+            get(account::start_totp).post(account::add_totp),
+        )
+        .route(
+            "/account/security/recovery-codes",
+            post(account::create_recovery_codes),
+        )
+        .route("/account/security/default", post(account::set_default))
+        .route("/account/security/remove", post(account::remove_method))
+        .route(
+            "/account/security/forget-devices",
+            post(account::forget_devices),
+        )
+        .route(
+            "/account/security/sign-out-everywhere",
+            post(account::sign_out_everywhere),
+        )
         .route("/error", get(ops::explain))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

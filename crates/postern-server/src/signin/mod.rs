@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod log;
+pub mod remember;
 
 use crate::http::errors::{self, ErrorContext};
 use crate::http::{ClientInfo, RequestId, cookies};
@@ -23,6 +24,123 @@ use postern_core::session::SsoSession;
 use postern_core::signin_log::{SignInResult, StepResult};
 use postern_core::user::User;
 use time::Duration;
+
+/// The client id of Postern's own Security info pages when they need a sign-in. It is not a
+/// stored client: a sign-in for it ends on `/account/security` with a session and no code.
+pub const ACCOUNT_CLIENT_ID: &str = "postern-account";
+
+/// The built-in target of sign-ins to Security info.
+pub fn account_client(state: &AppState) -> Client {
+    Client {
+        id: ACCOUNT_CLIENT_ID.to_owned(),
+        name: "Security info".to_owned(),
+        kind: postern_core::client::ClientKind::Public,
+        secret_hash: None,
+        redirect_uris: vec![state.url("/account/security")],
+        post_logout_redirect_uris: vec![],
+        id_token_alg: postern_core::oidc::jws::SigningAlg::RS256,
+        created: time::OffsetDateTime::UNIX_EPOCH,
+    }
+}
+
+/// The client a flow signs in to: a stored one, or the built-in Security info target.
+pub async fn find_client(
+    state: &AppState,
+    id: &str,
+) -> Result<Option<Client>, postern_store::StoreError> {
+    if id == ACCOUNT_CLIENT_ID {
+        return Ok(Some(account_client(state)));
+    }
+    state.store.find_client(id).await
+}
+
+/// Where a sign-in goes once complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination {
+    /// Back to the application with an authorization code (or to Security info, for its own
+    /// sign-ins).
+    App,
+    /// To Security info first (after a recovery code: register a new method), with a link on to
+    /// the application.
+    SecurityInfo,
+}
+
+/// Completes a flow whose user proved who they are: saves it, starts the SSO session, issues the
+/// code (unless the sign-in was for Security info or goes there first) and writes the request's
+/// log steps, in one transaction; then redirects. `cookies` are extra `Set-Cookie` values.
+#[allow(clippy::too_many_arguments)]
+pub async fn finish(
+    state: &AppState,
+    headers: &HeaderMap,
+    flow: &Flow,
+    auth: Authentication,
+    mut steps: Vec<log::Step<'_>>,
+    username: &str,
+    destination: Destination,
+    cookies: Vec<HeaderValue>,
+    ctx: &ErrorContext,
+) -> Result<Response, postern_store::StoreError> {
+    let finished = Flow {
+        state: FlowState::Complete {
+            user_id: auth.user_id.clone(),
+            amr: auth.amr.clone(),
+            auth_time_ms: postern_core::clock::to_millis(auth.auth_time),
+        },
+        ..flow.clone()
+    };
+    let for_account = flow.request.client_id == ACCOUNT_CLIENT_ID;
+    let issue = !for_account && destination == Destination::App;
+    steps.push(if for_account {
+        log::Step::new("account", StepResult::Success, "signed in to Security info")
+    } else if issue {
+        log::Step::new(
+            "authorize",
+            StepResult::Success,
+            format!("authorization code issued to '{}'", flow.client_name),
+        )
+    } else {
+        log::Step::new(
+            "authorize",
+            StepResult::Info,
+            format!(
+                "signed in; sent to Security info to register a new method, with a link on to '{}'",
+                flow.client_name
+            ),
+        )
+    });
+    let summary = log::Summary {
+        user_id: Some(&auth.user_id),
+        username: Some(username),
+        result: Some(SignInResult::Success),
+        error: None,
+    };
+    let prepared = log::prepare(state, &ctx.request_id, steps, Some(summary));
+    let Some((cookie, url)) =
+        complete(state, headers, flow, &finished, &auth, issue, &prepared).await?
+    else {
+        // Another tab (or node) finished this sign-in a moment ago.
+        let detail =
+            "This sign-in was just completed in another window. Go back to the application.";
+        return Ok(errors::page(
+            state,
+            ErrorCode::FlowExpired,
+            Some(detail.into()),
+            ctx,
+        ));
+    };
+    crate::metrics::Metrics::inc(&state.metrics.signin_success);
+    let location = match (url, destination) {
+        (Some(url), _) => url,
+        (None, Destination::SecurityInfo) => format!("/account/security?continue={}", flow.id),
+        (None, Destination::App) => "/account/security".to_owned(),
+    };
+    let mut res = redirect(&location);
+    res.headers_mut().append(header::SET_COOKIE, cookie);
+    for c in cookies {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    Ok(res)
+}
 
 /// Why a sign-in was restarted; shown as a short notice (fixed texts, never request input).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +222,9 @@ pub async fn begin(
     });
 
     if let Some((session, user)) = usable {
+        if client.id == ACCOUNT_CLIENT_ID {
+            return redirect(&request.redirect_uri);
+        }
         let auth = Authentication {
             user_id: user.id.clone(),
             auth_time: session.auth_time,
@@ -275,17 +396,19 @@ pub async fn issue_code(
 
 /// Ends a sign-in: the flow (already in its final state) is saved, the browser gets a new single
 /// sign-on session (replacing any previous one, so no session id survives a sign-in) and the
-/// application a code, and the request's log steps are written — in one transaction. Returns the session cookie and the redirect URL.
+/// application a code (if `issue`), and the request's log steps are written — in one
+/// transaction. Returns the session cookie and the redirect URL carrying the code.
 ///
 /// `None` when the flow changed since `before` was read: another tab or node finished it first.
-pub async fn complete(
+async fn complete(
     state: &AppState,
     headers: &HeaderMap,
     before: &Flow,
     flow: &Flow,
     auth: &Authentication,
+    issue: bool,
     log: &log::Prepared,
-) -> Result<Option<(HeaderValue, String)>, postern_store::StoreError> {
+) -> Result<Option<(HeaderValue, Option<String>)>, postern_store::StoreError> {
     let now = state.clock.now();
     let previous = cookies::get(state, headers, cookies::SESSION).map(|t| hash_token(&t));
     let token = random::token(&*state.rng, 32);
@@ -297,18 +420,25 @@ pub async fn complete(
         created: now,
         expires: now + Duration::hours(state.config.tokens.session_hours),
     };
-    let (code, row) = new_code(state, &flow.request, auth, &flow.correlation_id);
+    let code = issue.then(|| new_code(state, &flow.request, auth, &flow.correlation_id));
     let record = log.record(&flow.correlation_id);
     if !state
         .store
-        .complete_sign_in(before, flow, previous.as_deref(), &session, &row, &record)
+        .complete_sign_in(
+            before,
+            flow,
+            previous.as_deref(),
+            &session,
+            code.as_ref().map(|(_, row)| row),
+            &record,
+        )
         .await?
     {
         return Ok(None);
     }
     Ok(Some((
         cookies::set(state, cookies::SESSION, &token, None),
-        code_redirect(state, &flow.request, &code),
+        code.map(|(code, _)| code_redirect(state, &flow.request, &code)),
     )))
 }
 

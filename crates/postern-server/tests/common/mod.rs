@@ -73,6 +73,9 @@ impl TestServer {
         };
         config.limits.signin_per_minute = 100_000;
         config.limits.token_per_second = 100_000;
+        // Password-only users sign straight in unless a test asks for the `required` policy
+        // (the second-factor tests do).
+        config.policy.mfa = postern_core::policy::MfaPolicy::WhenRegistered;
         tweak(&mut config);
         let clock = Arc::new(ManualClock::new());
         let server = start(config.clone(), clock.clone())

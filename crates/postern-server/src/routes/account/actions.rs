@@ -1,0 +1,322 @@
+//! The changes a user makes on Security info: add an authenticator app, (re)generate recovery
+//! codes, set the default method, remove a method, revoke remembered devices, sign out everywhere.
+//! Each answers with a redirect back to the page (post/redirect/get) or a page of its own.
+
+use super::{Account, check_form, needs_fresh_sign_in, render, signed_in};
+use crate::http::RequestId;
+use crate::http::cookies;
+use crate::http::errors::{self, ErrorContext};
+use crate::methods::recovery;
+use crate::methods::totp::{self, Finished};
+use crate::pages::{self, RecoveryCodesPage, TotpEnrollPage};
+use crate::signin;
+use crate::state::AppState;
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use axum::response::Response;
+use postern_core::ErrorCode;
+use postern_store::{MethodRemoval, StoreError};
+
+/// Whether a change needs a session with a second factor behind it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Guard {
+    /// Changes to sign-in methods.
+    SecondFactor,
+    /// Protective actions (sign out, forget devices): any session may.
+    Session,
+}
+
+/// Runs a Security info change for the signed-in account: `None` fields means a GET.
+async fn with_account<F, Fut>(
+    state: AppState,
+    rid: RequestId,
+    headers: HeaderMap,
+    form: Option<(&Bytes, &[&str])>,
+    guard: Guard,
+    change: F,
+) -> Response
+where
+    F: FnOnce(AppState, Account, postern_core::oidc::params::Params, ErrorContext) -> Fut,
+    Fut: std::future::Future<Output = Result<Response, StoreError>>,
+{
+    let ctx = ErrorContext::new(&state, &rid);
+    let account = match signed_in(&state, &headers).await {
+        Err(e) => return errors::internal(&state, &e, &ctx),
+        Ok(Err(to_sign_in)) => return to_sign_in,
+        Ok(Ok(a)) => a,
+    };
+    let params = match form {
+        Some((body, fields)) => match check_form(&state, &account, &headers, body, fields, &ctx) {
+            Ok(p) => p,
+            Err(refused) => return *refused,
+        },
+        None => Default::default(),
+    };
+    let methods = match state.store.list_methods(&account.user.id).await {
+        Ok(m) => m,
+        Err(e) => return errors::internal(&state, &e, &ctx),
+    };
+    if guard == Guard::SecondFactor && !account.may_change(&methods) {
+        return needs_fresh_sign_in(&state);
+    }
+    let ctx2 = ErrorContext::new(&state, &rid);
+    change(state.clone(), account, params, ctx2)
+        .await
+        .unwrap_or_else(|e| errors::internal(&state, &e, &ctx))
+}
+
+fn enroll_page(
+    state: &AppState,
+    account: &Account,
+    enroll: totp::Enrollment,
+    error: Option<pages::ErrorView>,
+) -> Response {
+    pages::render(&TotpEnrollPage {
+        org: state.config.organisation.clone(),
+        username: account.user.username.clone(),
+        action: "/account/security/totp".into(),
+        csrf: account.csrf(state),
+        enroll: enroll.into(),
+        error,
+    })
+}
+
+/// `GET /account/security/totp`: the QR code and secret key of a new authenticator app.
+pub async fn start_totp(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+) -> Response {
+    with_account(
+        state,
+        rid,
+        headers,
+        None,
+        Guard::SecondFactor,
+        |state, account, _, _| async move {
+            let enroll = totp::start(&state, &account.user);
+            Ok(enroll_page(&state, &account, enroll, None))
+        },
+    )
+    .await
+}
+
+/// `POST /account/security/totp`: the new app's code; saves the method if right.
+pub async fn add_totp(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let fields = ["csrf", "enrollment", "code", "name"];
+    with_account(
+        state,
+        rid,
+        headers,
+        Some((&body, &fields)),
+        Guard::SecondFactor,
+        |state, account, params, ctx| async move {
+            let token = params.get("enrollment").unwrap_or_default();
+            let code = params.get("code").unwrap_or_default();
+            let name = params.get("name").unwrap_or_default();
+            let (enroll, view) =
+                match totp::finish(&state, &account.user, token, code, name).await? {
+                    Finished::Added(_) => {
+                        return Ok(signin::redirect("/account/security?notice=totp-added"));
+                    }
+                    Finished::WrongCode { .. } => (
+                        totp::resume(&state, &account.user, token)
+                            .unwrap_or_else(|| totp::start(&state, &account.user)),
+                        ctx.view(
+                            ErrorCode::WrongVerificationCode,
+                            Some("Enter the code your app shows now for this account.".into()),
+                        ),
+                    ),
+                    Finished::Stale => (
+                        totp::start(&state, &account.user),
+                        ctx.view(
+                            ErrorCode::FlowExpired,
+                            Some("That setup page had expired. Scan the new QR code below.".into()),
+                        ),
+                    ),
+                };
+            Ok(enroll_page(&state, &account, enroll, Some(view)))
+        },
+    )
+    .await
+}
+
+/// `POST /account/security/recovery-codes`: a new set, shown once (the old set stops working).
+pub async fn create_recovery_codes(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    with_account(
+        state,
+        rid,
+        headers,
+        Some((&body, &["csrf"])),
+        Guard::SecondFactor,
+        |state, account, _, _| async move {
+            let codes = recovery::generate(&state, &account.user.id).await?;
+            let generated = postern_core::clock::iso8601(state.clock.now());
+            let text = recovery::download_text(
+                &state.config.organisation,
+                &account.user.username,
+                &codes,
+                &generated,
+            );
+            let download_href = format!(
+                "data:text/plain;charset=utf-8,{}",
+                form_urlencoded::byte_serialize(text.as_bytes())
+                    .collect::<String>()
+                    .replace('+', "%20")
+            );
+            Ok(pages::render(&RecoveryCodesPage {
+                org: state.config.organisation.clone(),
+                codes,
+                download_href,
+                download_name: format!("{}-recovery-codes.txt", account.user.username),
+            }))
+        },
+    )
+    .await
+}
+
+/// `POST /account/security/default`: the method asked for first.
+pub async fn set_default(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    with_account(
+        state,
+        rid,
+        headers,
+        Some((&body, &["csrf", "method"])),
+        Guard::SecondFactor,
+        |state, account, params, ctx| async move {
+            let id = params.get("method").unwrap_or_default();
+            let method = state.store.find_method(&account.user.id, id).await?;
+            match method {
+                Some(m) if m.kind().can_be_default() => {
+                    state.store.set_default_method(&account.user.id, id).await?;
+                    Ok(signin::redirect("/account/security?notice=default"))
+                }
+                Some(_) => {
+                    let view = ctx.view(
+                        ErrorCode::InvalidRequest,
+                        Some(
+                            "Recovery codes are for emergencies and cannot be the default method."
+                                .into(),
+                        ),
+                    );
+                    render(&state, &account, None, Some(view), None).await
+                }
+                None => Ok(signin::redirect("/account/security")),
+            }
+        },
+    )
+    .await
+}
+
+/// `POST /account/security/remove`: removes a method, never the last way in while policy
+/// requires a second factor.
+pub async fn remove_method(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    with_account(
+        state,
+        rid,
+        headers,
+        Some((&body, &["csrf", "method"])),
+        Guard::SecondFactor,
+        |state, account, params, ctx| async move {
+            let id = params.get("method").unwrap_or_default();
+            match state
+                .store
+                .delete_method(&account.user.id, id, state.config.policy.mfa)
+                .await?
+            {
+                MethodRemoval::Removed | MethodRemoval::NotFound => {
+                    Ok(signin::redirect("/account/security?notice=removed"))
+                }
+                MethodRemoval::Refused(why) => {
+                    let view = ctx.view(ErrorCode::InvalidRequest, Some(why.message().into()));
+                    render(&state, &account, None, Some(view), None).await
+                }
+            }
+        },
+    )
+    .await
+}
+
+/// `POST /account/security/forget-devices`: every remembered browser asks again.
+pub async fn forget_devices(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    with_account(
+        state,
+        rid,
+        headers,
+        Some((&body, &["csrf"])),
+        Guard::Session,
+        |state, account, _, _| async move {
+            state
+                .store
+                .delete_remembered_devices(&account.user.id)
+                .await?;
+            let mut res = signin::redirect("/account/security?notice=devices-forgotten");
+            res.headers_mut().append(
+                header::SET_COOKIE,
+                cookies::clear(&state, signin::remember::COOKIE),
+            );
+            Ok(res)
+        },
+    )
+    .await
+}
+
+/// `POST /account/security/sign-out-everywhere`: ends every session, refresh token and
+/// remembered device of the user.
+pub async fn sign_out_everywhere(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    with_account(state, rid, headers, Some((&body, &["csrf"])), Guard::Session, |state, account, _, _| async move {
+        let user_id = &account.user.id;
+        let sessions = state.store.delete_user_sessions(user_id).await?;
+        let tokens = state
+            .store
+            .revoke_user_tokens(user_id, state.clock.now())
+            .await?;
+        state.store.delete_remembered_devices(user_id).await?;
+        tracing::info!(user = %user_id, sessions, tokens, "signed out everywhere by the user");
+        let mut res = pages::render(&pages::MessagePage {
+            org: state.config.organisation.clone(),
+            title: "Signed out everywhere".into(),
+            paragraphs: vec![
+                "Every browser and app signed in as you is signed out, and no device skips the second step any more. Apps already open may keep working for a few minutes, until their access expires.".into(),
+            ],
+            link: Some(("/account/security".into(), "Sign in again".into())),
+        });
+        let h = res.headers_mut();
+        h.append(header::SET_COOKIE, cookies::clear(&state, cookies::SESSION));
+        h.append(header::SET_COOKIE, cookies::clear(&state, signin::remember::COOKIE));
+        Ok(res)
+    })
+    .await
+}

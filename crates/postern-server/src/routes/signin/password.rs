@@ -1,0 +1,289 @@
+//! The password step: username and password under the password lockout, then whatever the policy
+//! asks next (done, a second factor, or registering one first).
+
+use super::Answer;
+use crate::http::errors::ErrorContext;
+use crate::lockout::{self, Kind};
+use crate::metrics::Metrics;
+use crate::pages::{self, SignInPage};
+use crate::signin::remember::{self, Remembered};
+use crate::signin::{self, Destination, log};
+use crate::state::AppState;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use postern_core::ErrorCode;
+use postern_core::credential::method::usable;
+use postern_core::credential::password::PasswordCheck;
+use postern_core::flow::{Flow, FlowState, PasswordOutcome, Step, password_step};
+use postern_core::oidc::claims::Authentication;
+use postern_core::oidc::params::Params;
+use postern_core::policy::after_password;
+use postern_core::secret::SecretString;
+use postern_core::signin_log::{SignInResult, StepResult};
+use postern_core::softlock::FailureRecorded;
+use postern_core::user::{User, normalize_username};
+use postern_store::StoreError;
+
+pub(super) fn form_page(
+    state: &AppState,
+    flow: &Flow,
+    username: &str,
+    notice: Option<&str>,
+    error: Option<pages::ErrorView>,
+) -> Response {
+    pages::render(&SignInPage {
+        org: state.config.organisation.clone(),
+        client_name: flow.client_name.clone(),
+        action: format!("/signin/{}", flow.id),
+        csrf: flow.csrf.clone(),
+        username: username.to_owned(),
+        notice: notice.map(str::to_owned),
+        error,
+    })
+}
+
+/// `POST /signin/{flow}` in the password state.
+pub(super) async fn submit(
+    state: &AppState,
+    flow: &Flow,
+    params: &Params,
+    headers: &HeaderMap,
+    ctx: &ErrorContext,
+) -> Answer {
+    let typed = params.get("username").unwrap_or_default().to_owned();
+    let password = SecretString::new(params.get("password").unwrap_or_default());
+    if typed.is_empty() || password.expose().is_empty() {
+        let view = ctx.view(
+            ErrorCode::MissingParameter,
+            Some("Enter both your username and your password.".into()),
+        );
+        return Ok(form_page(state, flow, &typed, None, Some(view)));
+    }
+    check_password(state, flow, &typed, password, headers, ctx).await
+}
+
+async fn check_password(
+    state: &AppState,
+    flow: &Flow,
+    typed: &str,
+    password: SecretString,
+    headers: &HeaderMap,
+    ctx: &ErrorContext,
+) -> Answer {
+    let now = state.clock.now();
+    let username = normalize_username(typed).ok();
+    let user = match &username {
+        Some(name) => state.store.find_user_by_username(name).await?,
+        None => None,
+    };
+    let outcome = match &user {
+        None => {
+            // Same work as a real check, so timing does not reveal whether the account exists.
+            state.verify_password(password, None).await;
+            PasswordOutcome::UnknownUser
+        }
+        Some(user) => password_outcome(state, user, password).await?,
+    };
+    let (step, result, detail) = password_step(&outcome, now);
+    let password_step = log::Step::new("password", result, detail.clone());
+    let user_id = user.as_ref().map(|u| u.id.as_str());
+    let shown_name: String = username
+        .as_deref()
+        .unwrap_or(typed)
+        .chars()
+        .take(64)
+        .collect();
+    let summary = |result, error| log::Summary {
+        user_id,
+        username: Some(&shown_name),
+        result: Some(result),
+        error,
+    };
+    let rid = &ctx.request_id;
+
+    match step {
+        Step::Retry { code } => {
+            let summary = summary(SignInResult::Failure, Some((code, detail)));
+            log::record(
+                state,
+                &flow.correlation_id,
+                rid,
+                vec![password_step],
+                Some(summary),
+            )
+            .await?;
+            Metrics::inc(&state.metrics.signin_failure);
+            let safe_detail = match &outcome {
+                PasswordOutcome::Wrong(FailureRecorded::Locked { until })
+                | PasswordOutcome::Locked { until } => Some(format!(
+                    "Try again after {}.",
+                    postern_core::clock::iso8601(*until)
+                )),
+                _ => None,
+            };
+            Ok(form_page(
+                state,
+                flow,
+                typed,
+                None,
+                Some(ctx.view(code, safe_detail)),
+            ))
+        }
+        Step::Advance(FlowState::Complete {
+            user_id,
+            amr,
+            auth_time_ms,
+        }) => {
+            let auth = Authentication {
+                user_id,
+                amr,
+                auth_time: postern_core::clock::from_millis(auth_time_ms),
+            };
+            signin::finish(
+                state,
+                headers,
+                flow,
+                auth,
+                vec![password_step],
+                &shown_name,
+                Destination::App,
+                vec![],
+                ctx,
+            )
+            .await
+        }
+        Step::Advance(FlowState::SecondFactor { user_id, amr }) => {
+            let remembered = remember::status(state, headers, &user_id, &flow.request).await?;
+            if let Remembered::Until(until) = remembered {
+                let skipped = log::Step::new(
+                    "remembered_device",
+                    StepResult::Success,
+                    format!(
+                        "second factor not asked: the user asked to remember this browser (until {})",
+                        postern_core::clock::iso8601(until)
+                    ),
+                );
+                let mut amr = amr;
+                amr.push("mfa".into());
+                let auth = Authentication {
+                    user_id,
+                    amr,
+                    auth_time: now,
+                };
+                return signin::finish(
+                    state,
+                    headers,
+                    flow,
+                    auth,
+                    vec![password_step, skipped],
+                    &shown_name,
+                    Destination::App,
+                    vec![],
+                    ctx,
+                )
+                .await;
+            }
+            let next = FlowState::SecondFactor { user_id, amr };
+            // 50076 when this browser is remembered but the application wants a fresh second
+            // factor; 50074 otherwise.
+            let (code, detail) = match remembered {
+                Remembered::NotForThisRequest => (
+                    ErrorCode::MfaRequiredByPolicy,
+                    format!(
+                        "{detail}; this browser is remembered, but the application asks for a fresh sign-in (prompt=login or max_age)"
+                    ),
+                ),
+                _ => (ErrorCode::StrongAuthRequired, detail),
+            };
+            let summary = summary(SignInResult::Interrupted, Some((code, detail)));
+            interrupt(state, flow, next, password_step, summary, ctx).await
+        }
+        Step::Interrupt { code, next } => {
+            let summary = summary(SignInResult::Interrupted, Some((code, detail)));
+            interrupt(state, flow, next, password_step, summary, ctx).await
+        }
+        Step::Advance(FlowState::Password | FlowState::RegisterSecondFactor { .. }) => {
+            // `password_step` never goes there.
+            Err(StoreError::Corrupt(
+                "unexpected state after the password".into(),
+            ))
+        }
+    }
+}
+
+/// Moves the flow to its next step (a second factor, or registering one) and shows it.
+async fn interrupt(
+    state: &AppState,
+    flow: &Flow,
+    next: FlowState,
+    step: log::Step<'_>,
+    summary: log::Summary<'_>,
+    ctx: &ErrorContext,
+) -> Answer {
+    state.store.update_flow_state(&flow.id, &next).await?;
+    log::record(
+        state,
+        &flow.correlation_id,
+        &ctx.request_id,
+        vec![step],
+        Some(summary),
+    )
+    .await?;
+    Ok(signin::redirect(&format!("/signin/{}", flow.id)))
+}
+
+/// Checks a known user's password under the lockout rules.
+///
+/// The lock is read before the check and again after it: requests that queued for a password slot
+/// while the account became locked learn nothing from their check (no result is revealed or
+/// accepted), so a burst of parallel guesses gets no more tries than the threshold.
+async fn password_outcome(
+    state: &AppState,
+    user: &User,
+    password: SecretString,
+) -> Result<PasswordOutcome, StoreError> {
+    let (lock, _) = lockout::find(state, &user.id, Kind::Password).await?;
+    if let Some(until) = lock.locked_until(state.clock.now()) {
+        // Spend the same work as a check, so a lock is not told apart by timing; the password
+        // itself is not checked.
+        state.verify_password(password, None).await;
+        return Ok(PasswordOutcome::Locked { until });
+    }
+    let fingerprint = lockout::fingerprint(state, Kind::Password, &user.id, "", password.expose());
+    let check = state
+        .verify_password(password.clone(), user.password_hash.clone())
+        .await;
+    let (lock, version) = lockout::find(state, &user.id, Kind::Password).await?;
+    if let Some(until) = lock.locked_until(state.clock.now()) {
+        return Ok(PasswordOutcome::Locked { until });
+    }
+    let PasswordCheck::Correct { needs_rehash } = check else {
+        let recorded =
+            lockout::record_failure(state, &user.id, Kind::Password, &fingerprint, lock, version)
+                .await?;
+        return Ok(PasswordOutcome::Wrong(recorded));
+    };
+    if user.disabled {
+        return Ok(PasswordOutcome::Disabled);
+    }
+    // A success is ordered with concurrent failures (on any node): it is accepted only if the
+    // lockout state it clears is still the one it read, so a lock set meanwhile wins.
+    if let Some(until) = lockout::clear(state, &user.id, Kind::Password, lock, version).await? {
+        return Ok(PasswordOutcome::Locked { until });
+    }
+    if needs_rehash
+        && let (Some(old), Some(new)) = (&user.password_hash, state.hash_password(password).await)
+    {
+        // Only over the hash that was checked: an administrator's reset made meanwhile wins.
+        state
+            .store
+            .replace_user_password(&user.id, old, &new)
+            .await?;
+    }
+    let methods = state.store.list_methods(&user.id).await?;
+    let after = after_password(state.config.policy.mfa, true, usable(&methods).count());
+    Ok(PasswordOutcome::Correct {
+        user_id: user.id.clone(),
+        after,
+    })
+}
