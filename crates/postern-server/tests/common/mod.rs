@@ -190,6 +190,7 @@ impl Landing {
 
 /// A browser: keeps cookies, sends Origin and Sec-Fetch-Site like a real one, follows redirects
 /// itself.
+#[derive(Clone)]
 pub struct Browser {
     pub http: reqwest::Client,
     issuer: String,
@@ -423,4 +424,106 @@ pub async fn redeem(
         None => form.push(("client_id", client.id.clone())),
     }
     req.form(&form).send().await.unwrap()
+}
+
+/// Undoes the HTML escaping of an attribute value or text.
+pub fn unescape(s: &str) -> String {
+    s.replace("&#x2f;", "/")
+        .replace("&#47;", "/")
+        .replace("&#38;", "&")
+        .replace("&amp;", "&")
+        .replace("&#x3d;", "=")
+        .replace("&#61;", "=")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&#34;", "\"")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+}
+
+/// The `otpauth://` URI an enrollment page carries in its `data-otpauth-uri` attribute.
+pub fn otpauth_uri(body: &str) -> String {
+    unescape(&attr(body, "data-otpauth-uri").expect("a data-otpauth-uri attribute"))
+}
+
+/// An authenticator app, as an independent implementation (the `totp-rs` crate) set up from the
+/// `otpauth://` URI exactly as a phone app would scan it.
+pub struct AuthenticatorApp(pub totp_rs::Totp);
+
+impl AuthenticatorApp {
+    pub fn scan(uri: &str) -> AuthenticatorApp {
+        AuthenticatorApp(totp_rs::Totp::from_url(uri).expect("a standard otpauth URI"))
+    }
+
+    /// The code the app shows at the server's current time (plus `offset`).
+    pub fn code(&self, server: &TestServer, offset: time::Duration) -> String {
+        let now = (server.clock.now() + offset).unix_timestamp() as u64;
+        self.0.generate(now).to_string()
+    }
+}
+
+/// The values of every `data-recovery-code` element.
+pub fn recovery_codes(body: &str) -> Vec<String> {
+    body.split("<code data-recovery-code>")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("</code>").map(|(code, _)| code.to_owned()))
+        .collect()
+}
+
+impl Browser {
+    /// Adds an authenticator app from Security info (the browser must be signed in); returns it.
+    pub async fn add_authenticator(&self, server: &TestServer) -> AuthenticatorApp {
+        let page = self.open(&server.url("/account/security/totp")).await;
+        let body = page.body();
+        assert!(body.contains("Secret key"), "{body}");
+        let app = AuthenticatorApp::scan(&otpauth_uri(body));
+        let landing = self
+            .submit(
+                &server.url("/account/security/totp"),
+                &[
+                    ("csrf", &hidden(body, "csrf").unwrap()),
+                    ("enrollment", &hidden(body, "enrollment").unwrap()),
+                    ("name", "Phone"),
+                    ("code", &app.code(server, time::Duration::ZERO)),
+                ],
+            )
+            .await;
+        assert!(
+            landing.body().contains("Authenticator app added"),
+            "{}",
+            landing.body()
+        );
+        app
+    }
+
+    /// Makes a new set of recovery codes from Security info; returns them.
+    pub async fn create_recovery_codes(&self, server: &TestServer) -> Vec<String> {
+        let page = self.open(&server.url("/account/security")).await;
+        let csrf = hidden(page.body(), "csrf").unwrap();
+        let landing = self
+            .submit(
+                &server.url("/account/security/recovery-codes"),
+                &[("csrf", &csrf)],
+            )
+            .await;
+        let codes = recovery_codes(landing.body());
+        assert_eq!(codes.len(), 10, "{}", landing.body());
+        codes
+    }
+
+    /// Answers a second-factor prompt page with `code`.
+    pub async fn submit_code(&self, body: &str, code: &str, remember: bool) -> Landing {
+        let action = format!("{}{}", self.issuer, attr(body, "action").expect("a form"));
+        let mut form = vec![
+            ("csrf", hidden(body, "csrf").expect("a csrf field")),
+            ("method", hidden(body, "method").expect("a method field")),
+            ("code", code.to_owned()),
+        ];
+        if remember {
+            form.push(("remember", "yes".to_owned()));
+        }
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.submit(&action, &form).await
+    }
 }
