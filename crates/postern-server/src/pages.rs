@@ -183,6 +183,8 @@ pub struct SecurityPage {
     pub csrf: String,
     pub notice: Option<String>,
     pub error: Option<ErrorView>,
+    /// Why a change was refused (a rule, not a fault: no error ids).
+    pub refusal: Option<String>,
     pub warnings: Vec<String>,
     pub continue_to: Option<(String, String)>,
     pub methods: Vec<MethodRow>,

@@ -8,11 +8,13 @@ use postern_core::clock::{Clock, ManualClock};
 use postern_core::oidc::jws::SigningAlg;
 use postern_core::random::{self, OsRandom};
 use postern_core::secret::{SecretString, hash_token};
+use postern_core::signin_log::SignInEntry;
 use postern_core::user::User;
 use postern_server::app::{RunningServer, start};
 use postern_server::config::Config;
 pub use postern_store::Backend;
 use postern_store::testing::TestDatabase;
+use serde_json::Value;
 pub mod webdriver;
 use postern_store::Store;
 use std::sync::Arc;
@@ -526,4 +528,116 @@ impl Browser {
         let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
         self.submit(&action, &form).await
     }
+}
+
+// Second factors.
+
+/// One TOTP time step.
+pub const STEP: time::Duration = time::Duration::seconds(30);
+
+/// The claims of an ID token (its signature is checked by the OIDC tests).
+pub fn id_token_claims(tokens: &Value) -> Value {
+    let jwt = tokens["id_token"].as_str().unwrap();
+    let payload = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &data_encoding::BASE64URL_NOPAD
+            .decode(payload.as_bytes())
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// A user with an authenticator app added through Security info (after a password-only sign-in
+/// under `when_registered`), and a fresh browser.
+pub async fn user_with_app(server: &TestServer, name: &str) -> AuthenticatorApp {
+    server.create_user(name).await;
+    let setup = Browser::new(server);
+    let landing = setup
+        .sign_in(&server.url("/account/signin"), name, PASSWORD)
+        .await;
+    assert!(
+        landing.body().contains("Security info"),
+        "{}",
+        landing.body()
+    );
+    let app = setup.add_authenticator(server).await;
+    // The enrollment code's time step is used up; sign-ins use the next codes.
+    server.advance(STEP);
+    app
+}
+
+/// The most recent sign-in log entry of `username`.
+pub async fn last_signin(server: &TestServer, username: &str) -> SignInEntry {
+    server
+        .store()
+        .list_signins(50)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.username.as_deref() == Some(username))
+        .expect("a sign-in log entry")
+}
+
+/// The words of every step of an entry, one per line.
+pub fn steps_text(entry: &SignInEntry) -> String {
+    entry
+        .steps
+        .iter()
+        .map(|s| format!("{} {} {}", s.method, s.result.as_str(), s.detail))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The error code shown on a page, if any.
+pub fn shown_code(body: &str) -> Option<String> {
+    let key = "data-field=\"error-code\">";
+    let start = body.find(key)? + key.len();
+    Some(body[start..].split('<').next()?.to_owned())
+}
+
+/// Every link target of a page, unescaped.
+pub fn links(body: &str) -> Vec<String> {
+    body.split("href=\"")
+        .skip(1)
+        .filter_map(|r| r.split('"').next())
+        .map(unescape)
+        .collect()
+}
+
+/// The id of the user's recovery-code set.
+pub async fn recovery_method_id(server: &TestServer, username: &str) -> String {
+    let user = server
+        .store()
+        .find_user_by_username(username)
+        .await
+        .unwrap()
+        .unwrap();
+    server
+        .store()
+        .list_methods(&user.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.kind() == postern_core::credential::method::MethodKind::RecoveryCodes)
+        .unwrap()
+        .id
+}
+
+/// Signs `username` in to `client` up to the second-factor prompt; returns its body and the
+/// PKCE verifier.
+pub async fn prompt_for(
+    server: &TestServer,
+    browser: &Browser,
+    client: &postern_core::client::Client,
+    username: &str,
+    extra: &[(&str, &str)],
+) -> (String, String) {
+    let (url, verifier, _, _) = authorize_url(server, client, extra);
+    let landing = browser.sign_in(&url, username, PASSWORD).await;
+    let body = landing.body().to_owned();
+    assert!(
+        body.contains("name=\"method\""),
+        "expected a second-factor prompt: {body}"
+    );
+    (body, verifier)
 }

@@ -200,7 +200,7 @@ pub async fn set_default(
         headers,
         Some((&body, &["csrf", "method"])),
         Guard::SecondFactor,
-        |state, account, params, ctx| async move {
+        |state, account, params, _| async move {
             let id = params.get("method").unwrap_or_default();
             let method = state.store.find_method(&account.user.id, id).await?;
             match method {
@@ -209,14 +209,9 @@ pub async fn set_default(
                     Ok(signin::redirect("/account/security?notice=default"))
                 }
                 Some(_) => {
-                    let view = ctx.view(
-                        ErrorCode::InvalidRequest,
-                        Some(
-                            "Recovery codes are for emergencies and cannot be the default method."
-                                .into(),
-                        ),
-                    );
-                    render(&state, &account, None, Some(view), None).await
+                    let why =
+                        "Recovery codes are for emergencies and cannot be the default method.";
+                    render(&state, &account, None, Some(why), None).await
                 }
                 None => Ok(signin::redirect("/account/security")),
             }
@@ -239,7 +234,7 @@ pub async fn remove_method(
         headers,
         Some((&body, &["csrf", "method"])),
         Guard::SecondFactor,
-        |state, account, params, ctx| async move {
+        |state, account, params, _| async move {
             let id = params.get("method").unwrap_or_default();
             match state
                 .store
@@ -250,8 +245,7 @@ pub async fn remove_method(
                     Ok(signin::redirect("/account/security?notice=removed"))
                 }
                 MethodRemoval::Refused(why) => {
-                    let view = ctx.view(ErrorCode::InvalidRequest, Some(why.message().into()));
-                    render(&state, &account, None, Some(view), None).await
+                    render(&state, &account, None, Some(why.message()), None).await
                 }
             }
         },

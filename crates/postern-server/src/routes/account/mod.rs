@@ -159,7 +159,7 @@ pub(crate) async fn render(
     state: &AppState,
     account: &Account,
     notice: Option<String>,
-    error: Option<pages::ErrorView>,
+    refusal: Option<&str>,
     continue_to: Option<(String, String)>,
 ) -> Result<Response, StoreError> {
     let now = state.clock.now();
@@ -201,7 +201,8 @@ pub(crate) async fn render(
         username: account.user.username.clone(),
         csrf: account.csrf(state),
         notice,
-        error,
+        error: None,
+        refusal: refusal.map(str::to_owned),
         warnings: warnings(&methods),
         continue_to,
         has_recovery: methods
