@@ -39,7 +39,7 @@ pub fn download_text(org: &str, username: &str, codes: &[String], generated: &st
     let mut text = format!(
         "{org} recovery codes for {username}\nGenerated {generated}\n\n\
          Each code works once. Use one when you cannot use your authenticator app:\n\
-         sign in, choose \"Sign in another way\", then \"Recovery code\".\n\
+         sign in, choose \"Sign in another way\", then \"Use a recovery code\".\n\
          Generating new codes makes these stop working.\n\n"
     );
     for code in codes {

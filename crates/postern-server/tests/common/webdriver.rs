@@ -159,6 +159,62 @@ impl Driver {
         .await
     }
 
+    /// Every element matching an XPath now (no waiting), in document order.
+    pub async fn find_all(&self, xpath: &str) -> Vec<String> {
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                "/elements",
+                Some(json!({ "using": "xpath", "value": xpath })),
+            )
+            .await;
+        v.as_array()
+            .map(|all| {
+                all.iter()
+                    .filter_map(|e| e.get(ELEMENT).and_then(Value::as_str))
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The button whose visible text is `text`.
+    pub async fn button(&self, text: &str) -> String {
+        self.find(&format!(
+            "//button[normalize-space()={}]",
+            xpath_literal(text)
+        ))
+        .await
+    }
+
+    /// The link whose visible text is `text`.
+    pub async fn link(&self, text: &str) -> String {
+        self.find(&format!("//a[normalize-space()={}]", xpath_literal(text)))
+            .await
+    }
+
+    /// An attribute of an element as the page has it (`None` when absent).
+    pub async fn attribute(&self, element: &str, name: &str) -> Option<String> {
+        self.call(
+            reqwest::Method::GET,
+            &format!("/element/{element}/attribute/{name}"),
+            None,
+        )
+        .await
+        .as_str()
+        .map(str::to_owned)
+    }
+
+    /// Empties a text field (before typing a value of one's own over a prefilled one).
+    pub async fn clear(&self, element: &str) {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/clear"),
+            Some(json!({})),
+        )
+        .await;
+    }
+
     pub async fn type_into(&self, element: &str, text: &str) {
         self.call(
             reqwest::Method::POST,
@@ -206,6 +262,30 @@ impl Driver {
         }
     }
 
+    /// Waits until the address bar starts with `prefix` (also when that address cannot be
+    /// loaded, as for a redirect to an application that is not running); returns the address.
+    pub async fn wait_for_url(&self, prefix: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let url = self.current_url().await;
+            if url.starts_with(prefix) {
+                return url;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never reached {prefix}; at {url}; page: {}",
+                self.source().await
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Forgets every cookie of the current page's host (Postern's, once a Postern page is
+    /// open): the next visit is a fresh browser's.
+    pub async fn delete_cookies(&self) {
+        self.call(reqwest::Method::DELETE, "/cookie", None).await;
+    }
+
     /// Saves a PNG screenshot (for people reviewing a failure).
     pub async fn screenshot(&self, path: &std::path::Path) {
         let b64 = self.call(reqwest::Method::GET, "/screenshot", None).await;
@@ -226,5 +306,17 @@ impl Driver {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+/// `text` as an XPath string literal, whatever quotes it holds.
+fn xpath_literal(text: &str) -> String {
+    if !text.contains('\'') {
+        format!("'{text}'")
+    } else if !text.contains('"') {
+        format!("\"{text}\"")
+    } else {
+        let parts: Vec<String> = text.split('\'').map(|p| format!("'{p}'")).collect();
+        format!("concat({})", parts.join(", \"'\", "))
     }
 }
