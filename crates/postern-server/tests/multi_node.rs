@@ -1,6 +1,7 @@
 //! Two Postern nodes on one PostgreSQL database, as behind a load balancer: a sign-in started on
-//! one node finishes on the other, codes redeem anywhere, the lockout counts across nodes, and
-//! keys rotated through one are published by both.
+//! one node finishes on the other, codes redeem anywhere, the lockouts (password and second
+//! factor) count across nodes, a TOTP code used on one node is refused on the other, and keys
+//! rotated through one are published by both.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -13,11 +14,10 @@ use serde_json::Value;
 
 const MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_nodes_share_one_postgres_database() {
+/// Two nodes on a fresh PostgreSQL database: (A, B, B's own address). A's address is the issuer.
+async fn two_nodes() -> (TestServer, TestServer, String) {
     let db = TestDatabase::create(Backend::Postgres).await;
     let url = db.url.clone();
-    // The public issuer is node A's address; node B answers for the same issuer.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -29,12 +29,89 @@ async fn two_nodes_share_one_postgres_database() {
         c.master_key = Some(MASTER_KEY.into());
     })
     .await;
-    let issuer_b = issuer.clone();
     let b = TestServer::start_node(&url, None, move |c| {
-        c.issuer = Some(issuer_b);
+        c.issuer = Some(issuer);
         c.master_key = Some(MASTER_KEY.into());
     })
     .await;
+    let b_addr = format!("http://{}", b.server.addr);
+    (a, b, b_addr)
+}
+
+/// Posts a second-factor prompt's form, with `code`, to `node`; returns the response body.
+async fn post_code(
+    browser: &Browser,
+    origin: &str,
+    node: &str,
+    prompt: &str,
+    code: &str,
+) -> String {
+    let action = common::attr(prompt, "action").unwrap();
+    browser
+        .http
+        .post(format!("{node}{action}"))
+        .header("origin", origin)
+        .form(&[
+            ("csrf", common::hidden(prompt, "csrf").unwrap().as_str()),
+            ("method", common::hidden(prompt, "method").unwrap().as_str()),
+            ("code", code),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_factor_counters_hold_across_nodes() {
+    let (a, b, b_addr) = two_nodes().await;
+    let (client, _) = a.create_client(ClientKind::Public, SigningAlg::RS256).await;
+    let app = common::user_with_app(&a, "oli").await;
+    b.advance(common::STEP);
+
+    // A code used through node A is a replay at node B.
+    let first = Browser::new(&a);
+    let (prompt, _) = common::prompt_for(&a, &first, &client, "oli", &[]).await;
+    let code = app.code(&a, time::Duration::ZERO);
+    let done = first.submit_code(&prompt, &code, false).await;
+    done.app_url();
+    let second = Browser::new(&a);
+    let (prompt, _) = common::prompt_for(&a, &second, &client, "oli", &[]).await;
+    let body = post_code(&second, a.issuer(), &b_addr, &prompt, &code).await;
+    assert!(
+        body.contains("990007"),
+        "replayed on the other node: {body}"
+    );
+
+    // Wrong codes spread over both nodes add up to one lock.
+    let right: u32 = code.parse().unwrap();
+    let mut body = prompt;
+    for i in 0..5u32 {
+        let node = if i % 2 == 0 {
+            a.issuer().to_owned()
+        } else {
+            b_addr.clone()
+        };
+        let wrong = format!("{:06}", (right + 100 + i) % 1_000_000);
+        body = post_code(&second, a.issuer(), &node, &body, &wrong).await;
+    }
+    assert!(
+        body.contains("990008"),
+        "locked after 5 wrong codes over two nodes: {body}"
+    );
+    let next = app.code(&a, common::STEP);
+    let body = post_code(&second, a.issuer(), &b_addr, &body, &next).await;
+    assert!(body.contains("990008"), "still locked on node B");
+
+    b.stop().await;
+    a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_share_one_postgres_database() {
+    let (a, b, b_addr) = two_nodes().await;
     assert_eq!(b.issuer(), a.issuer());
 
     a.create_user("nia").await;
@@ -49,7 +126,6 @@ async fn two_nodes_share_one_postgres_database() {
         .json()
         .await
         .unwrap();
-    let b_addr = format!("http://{}", b.server.addr);
     let jwks_b: Value = reqwest::get(format!("{b_addr}/jwks"))
         .await
         .unwrap()
