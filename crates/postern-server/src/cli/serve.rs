@@ -35,6 +35,15 @@ pub async fn run(config: Config, args: ServeArgs) -> Result<(), String> {
         println!("  Open it, choose \"Sign in with Postern\", and sign in as:");
         println!("    username: {}", seeded.username);
         println!("    password: {}", seeded.password);
+        if server.state.config.policy.mfa == postern_core::policy::MfaPolicy::Required {
+            println!(
+                "  The first sign-in asks the student to set up an authenticator app (any TOTP app,"
+            );
+            println!(
+                "  or `oathtool --totp -b SECRET`); then see {}/account/security",
+                server.issuer
+            );
+        }
         println!("  (The demo student and the 'learning-hub' app are seeded only with --demo.)");
         Some(hub)
     } else {
