@@ -11,7 +11,6 @@ use common::*;
 use postern_core::client::ClientKind;
 use postern_core::oidc::jws::SigningAlg;
 use postern_core::signin_log::SignInResult;
-use serde_json::Value;
 use time::Duration;
 
 async fn totp_sign_in_with_an_independent_app(backend: Backend) {
@@ -39,12 +38,7 @@ async fn totp_sign_in_with_an_independent_app(backend: Backend) {
         .submit_code(&body, &app.code(&server, Duration::ZERO), false)
         .await;
     let code = query_param(landing.app_url(), "code").unwrap();
-    let tokens: Value = redeem(&server, &client, None, &code, &verifier)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let claims = id_token_claims(&tokens);
+    let claims = signed_in_claims(&server, &client, &code, &verifier).await;
     assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
     assert_eq!(claims["acr"], "urn:postern:acr:mfa");
 
@@ -257,15 +251,8 @@ async fn recovery_codes_sign_in_once_and_lead_to_security_info(backend: Backend)
         .expect("a Continue link");
     let at_app = browser.open(&server.url(&continue_href)).await;
     let code = query_param(at_app.app_url(), "code").unwrap();
-    let tokens: Value = redeem(&server, &client, None, &code, &verifier)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        id_token_claims(&tokens)["amr"],
-        serde_json::json!(["pwd", "rec", "mfa"])
-    );
+    let claims = signed_in_claims(&server, &client, &code, &verifier).await;
+    assert_eq!(claims["amr"], serde_json::json!(["pwd", "rec", "mfa"]));
     let text = steps_text(&last_signin(&server, "eve").await);
     assert!(
         text.contains("recovery code accepted and used up; 9 left"),

@@ -12,7 +12,6 @@ use postern_core::credential::method::{MethodKind, MethodSecret};
 use postern_core::oidc::jws::SigningAlg;
 use postern_core::policy::MfaPolicy;
 use postern_core::signin_log::SignInResult;
-use serde_json::Value;
 use time::Duration;
 
 fn required(config: &mut postern_server::config::Config) {
@@ -105,15 +104,8 @@ async fn registration_is_forced_and_cannot_be_skipped(backend: Backend) {
 
     let done = submit_registration(&browser, &server, retry.body(), &good).await;
     let code = query_param(done.app_url(), "code").unwrap();
-    let tokens: Value = redeem(&server, &client, None, &code, &verifier)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        id_token_claims(&tokens)["amr"],
-        serde_json::json!(["pwd", "otp", "mfa"])
-    );
+    let claims = signed_in_claims(&server, &client, &code, &verifier).await;
+    assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
     let entry = last_signin(&server, "fay").await;
     assert_eq!(entry.result, SignInResult::Success);
     let text = steps_text(&entry);
@@ -192,15 +184,8 @@ async fn remembered_devices_skip_the_second_step_until_revoked(backend: Backend)
     let (url, verifier, _, _) = authorize_url(&server, &client, &[]);
     let landing = browser.sign_in(&url, "gus", PASSWORD).await;
     let code = query_param(landing.app_url(), "code").unwrap();
-    let tokens: Value = redeem(&server, &client, None, &code, &verifier)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        id_token_claims(&tokens)["amr"],
-        serde_json::json!(["pwd", "mfa"])
-    );
+    let claims = signed_in_claims(&server, &client, &code, &verifier).await;
+    assert_eq!(claims["amr"], serde_json::json!(["pwd", "mfa"]));
     let text = steps_text(&last_signin(&server, "gus").await);
     assert!(
         text.contains("second factor not asked: the user asked to remember this browser"),

@@ -535,6 +535,21 @@ impl Browser {
 /// One TOTP time step.
 pub const STEP: time::Duration = time::Duration::seconds(30);
 
+/// Redeems a public client's code and returns the claims of the ID token it gets.
+pub async fn signed_in_claims(
+    server: &TestServer,
+    client: &Client,
+    code: &str,
+    verifier: &str,
+) -> Value {
+    let tokens: Value = redeem(server, client, None, code, verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
+    id_token_claims(&tokens)
+}
+
 /// The claims of an ID token (its signature is checked by the OIDC tests).
 pub fn id_token_claims(tokens: &Value) -> Value {
     let jwt = tokens["id_token"].as_str().unwrap();

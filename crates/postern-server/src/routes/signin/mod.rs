@@ -27,7 +27,7 @@ use postern_store::StoreError;
 pub use second_factor::{carry_on, other_ways};
 
 /// What to do with a flow found by id.
-pub(super) enum Usable {
+enum Usable {
     Yes(Box<Flow>),
     Restart(Box<Flow>, Restart),
     Gone,
@@ -35,7 +35,7 @@ pub(super) enum Usable {
     NoCookies,
 }
 
-pub(super) async fn load(
+async fn load(
     state: &AppState,
     id: &str,
     headers: &HeaderMap,
@@ -73,7 +73,7 @@ pub(super) async fn load(
 }
 
 /// Starts the flow's authorization request again (the client must still exist).
-pub(super) async fn restart(
+async fn restart(
     state: &AppState,
     flow: Flow,
     why: Restart,
@@ -100,6 +100,36 @@ pub(super) fn gone(state: &AppState, ctx: &ErrorContext) -> Response {
     )
 }
 
+/// The flow `id` if this browser may go on with it (and `ctx` then carries its correlation id);
+/// otherwise the response to send: a restart, "no longer valid", or "cookies required".
+pub(super) async fn open_flow(
+    state: &AppState,
+    id: &str,
+    headers: &HeaderMap,
+    restarted_for_cookie: bool,
+    rid: &RequestId,
+    info: &ClientInfo,
+    ctx: &mut ErrorContext,
+) -> Result<Box<Flow>, Box<Response>> {
+    let flow = match load(state, id, headers, restarted_for_cookie).await {
+        Err(e) => return Err(Box::new(errors::internal(state, &e, ctx))),
+        Ok(Usable::Gone) => return Err(Box::new(gone(state, ctx))),
+        Ok(Usable::NoCookies) => {
+            let page = errors::page(state, ErrorCode::CookiesRequired, None, ctx);
+            return Err(Box::new(page));
+        }
+        Ok(Usable::Restart(flow, why)) => {
+            ctx.correlation_id = Some(flow.correlation_id.clone());
+            return Err(Box::new(
+                restart(state, *flow, why, headers, rid, info, ctx).await,
+            ));
+        }
+        Ok(Usable::Yes(flow)) => flow,
+    };
+    ctx.correlation_id = Some(flow.correlation_id.clone());
+    Ok(flow)
+}
+
 /// `GET /signin/{flow}`: the page for the flow's state.
 pub async fn show(
     State(state): State<AppState>,
@@ -114,19 +144,19 @@ pub async fn show(
     let notice_key = query.get("notice").map(str::to_owned);
     let notice = notice_key.as_deref().and_then(Restart::notice);
     let restarted_for_cookie = notice_key.as_deref() == Some(Restart::OtherWindow.key());
-    let flow = match load(&state, &id, &headers, restarted_for_cookie).await {
-        Err(e) => return errors::internal(&state, &e, &ctx),
-        Ok(Usable::Gone) => return gone(&state, &ctx),
-        Ok(Usable::NoCookies) => {
-            return errors::page(&state, ErrorCode::CookiesRequired, None, &ctx);
-        }
-        Ok(Usable::Restart(flow, why)) => {
-            ctx.correlation_id = Some(flow.correlation_id.clone());
-            return restart(&state, *flow, why, &headers, &rid, &info, &ctx).await;
-        }
-        Ok(Usable::Yes(flow)) => flow,
+    let found = open_flow(
+        &state,
+        &id,
+        &headers,
+        restarted_for_cookie,
+        &rid,
+        &info,
+        &mut ctx,
+    );
+    let flow = match found.await {
+        Ok(flow) => flow,
+        Err(response) => return *response,
     };
-    ctx.correlation_id = Some(flow.correlation_id.clone());
     let shown = match &flow.state {
         FlowState::Password => {
             let hint = flow.request.login_hint.clone().unwrap_or_default();
@@ -175,19 +205,10 @@ pub async fn submit(
         Ok(p) => p,
         Err((code, detail)) => return errors::page(&state, code, Some(detail), &ctx),
     };
-    let flow = match load(&state, &id, &headers, false).await {
-        Err(e) => return errors::internal(&state, &e, &ctx),
-        Ok(Usable::Gone) => return gone(&state, &ctx),
-        Ok(Usable::NoCookies) => {
-            return errors::page(&state, ErrorCode::CookiesRequired, None, &ctx);
-        }
-        Ok(Usable::Restart(flow, why)) => {
-            ctx.correlation_id = Some(flow.correlation_id.clone());
-            return restart(&state, *flow, why, &headers, &rid, &info, &ctx).await;
-        }
-        Ok(Usable::Yes(flow)) => flow,
+    let flow = match open_flow(&state, &id, &headers, false, &rid, &info, &mut ctx).await {
+        Ok(flow) => flow,
+        Err(response) => return *response,
     };
-    ctx.correlation_id = Some(flow.correlation_id.clone());
     if !csrf::token_matches(&flow.csrf, params.get("csrf")) {
         return errors::page(&state, ErrorCode::CsrfRejected, None, &ctx);
     }

@@ -2,7 +2,7 @@
 //! (every registered method, without retyping the password), checking a code, and the way on to
 //! the application after a recovery code sent the user to Security info first.
 
-use super::{Answer, Usable, gone, load};
+use super::{Answer, gone, open_flow};
 use crate::http::errors::{self, ErrorContext};
 use crate::http::{ClientInfo, RequestId};
 use crate::methods;
@@ -106,19 +106,10 @@ pub async fn other_ways(
     headers: HeaderMap,
 ) -> Response {
     let mut ctx = ErrorContext::new(&state, &rid);
-    let flow = match load(&state, &id, &headers, false).await {
-        Err(e) => return errors::internal(&state, &e, &ctx),
-        Ok(Usable::Yes(flow)) => flow,
-        Ok(Usable::Restart(flow, why)) => {
-            ctx.correlation_id = Some(flow.correlation_id.clone());
-            return super::restart(&state, *flow, why, &headers, &rid, &info, &ctx).await;
-        }
-        Ok(Usable::NoCookies) => {
-            return errors::page(&state, ErrorCode::CookiesRequired, None, &ctx);
-        }
-        Ok(Usable::Gone) => return gone(&state, &ctx),
+    let flow = match open_flow(&state, &id, &headers, false, &rid, &info, &mut ctx).await {
+        Ok(flow) => flow,
+        Err(response) => return *response,
     };
-    ctx.correlation_id = Some(flow.correlation_id.clone());
     let FlowState::SecondFactor { user_id, .. } = &flow.state else {
         // Nothing to choose yet (or any more): the flow's own page says what is due.
         return signin::redirect(&format!("/signin/{}", flow.id));
