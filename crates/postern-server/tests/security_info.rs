@@ -480,3 +480,37 @@ on_both_backends!(
     security_info_manages_methods,
     changes_need_a_second_factor_behind_the_session,
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remembering_devices_can_be_turned_off() {
+    let server =
+        TestServer::start_with(Backend::Sqlite, |c| c.policy.remember_device_days = 0).await;
+    let (client, _) = server
+        .create_client(ClientKind::Public, SigningAlg::RS256)
+        .await;
+    let app = user_with_app(&server, "jo").await;
+    let browser = Browser::new(&server);
+    let (body, _) = prompt_for(&server, &browser, &client, "jo", &[]).await;
+    assert!(!body.contains("Don't ask again"), "{body}");
+    // A hand-made "remember" changes nothing either.
+    browser
+        .submit_code(&body, &app.code(&server, Duration::ZERO), true)
+        .await
+        .app_url();
+    let user = server
+        .store()
+        .find_user_by_username("jo")
+        .await
+        .unwrap()
+        .unwrap();
+    let now = server.clock.now();
+    assert_eq!(
+        server
+            .store()
+            .count_remembered_devices(&user.id, now)
+            .await
+            .unwrap(),
+        0
+    );
+    server.stop().await;
+}
