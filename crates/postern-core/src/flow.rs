@@ -34,6 +34,10 @@ pub enum FlowState {
         user_id: String,
         amr: Vec<String>,
         auth_time_ms: i64,
+        /// The sign-in went to Security info first (after a recovery code); one code may still be
+        /// issued to the application from there, once.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        continue_pending: bool,
     },
 }
 
@@ -112,6 +116,7 @@ pub fn password_step(outcome: &PasswordOutcome, now: OffsetDateTime) -> (Step, S
                         user_id: user_id.clone(),
                         amr,
                         auth_time_ms: crate::clock::to_millis(now),
+                        continue_pending: false,
                     }),
                     StepResult::Success,
                     "password correct; no second factor required by policy".into(),
@@ -211,8 +216,8 @@ pub enum SecondFactorOutcome {
         drift: i64,
         remaining: usize,
     },
-    /// Refused; `recorded` is what the second-factor lockout made of it (replays are not
-    /// counted: they prove the user holds a valid code).
+    /// Refused; `recorded` is what the second-factor lockout made of the attempt (every attempt
+    /// is counted before it is checked, replays included).
     Refused {
         kind: MethodKind,
         why: CodeRefusal,
@@ -276,6 +281,7 @@ pub fn second_factor_step(
                     user_id: user_id.to_owned(),
                     amr: amr_with(amr, *kind),
                     auth_time_ms: crate::clock::to_millis(now),
+                    continue_pending: false,
                 }),
                 StepResult::Success,
                 detail,

@@ -25,6 +25,18 @@ impl SsoSession {
         now < self.expires
     }
 
+    /// Whether the sign-in behind this session passed a second factor (possibly through a
+    /// remembered device).
+    pub fn has_mfa(&self) -> bool {
+        self.amr.iter().any(|m| m == "mfa")
+    }
+
+    /// Whether the sign-in behind this session proved a second factor itself (a code, a key…),
+    /// rather than being let through by a remembered device. Changes to sign-in methods need it.
+    pub fn proved_second_factor(&self) -> bool {
+        self.amr.iter().any(|m| m != "pwd" && m != "mfa")
+    }
+
     /// `max_age` (seconds): does this session's authentication satisfy it?
     pub fn satisfies_max_age(&self, max_age: Option<u64>, now: OffsetDateTime) -> bool {
         match max_age {

@@ -50,6 +50,18 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces the flow `before` with `after` only if it is still exactly `before` (another tab
+    /// or node may have moved it); true if replaced.
+    pub async fn replace_flow(&self, before: &Flow, after: &Flow) -> Result<bool> {
+        let done = sqlx::query("UPDATE flows SET data = $1 WHERE id = $2 AND data = $3")
+            .bind(json(after)?)
+            .bind(&after.id)
+            .bind(json(before)?)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     pub async fn delete_flow(&self, id: &str) -> Result<()> {
         sqlx::query("DELETE FROM flows WHERE id = $1")
             .bind(id)

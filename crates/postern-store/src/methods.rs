@@ -74,6 +74,13 @@ impl Store {
     /// a method added as the default takes that place from the others. All or nothing.
     pub async fn create_method(&self, m: &Method) -> Result<()> {
         let mut tx = self.begin_write().await?;
+        if self.backend == Backend::Postgres {
+            // Serialises changes to one user's methods: two sets made at once cannot both stay.
+            sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
+                .bind(&m.user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
         if m.kind() == MethodKind::RecoveryCodes {
             sqlx::query("DELETE FROM auth_methods WHERE user_id = $1 AND kind = $2")
                 .bind(&m.user_id)

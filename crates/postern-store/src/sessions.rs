@@ -55,6 +55,17 @@ impl Store {
         .transpose()
     }
 
+    /// Replaces the methods a session's sign-in counts as proven (after the user proves a new
+    /// factor in it, e.g. by registering an authenticator app).
+    pub async fn update_session_amr(&self, id_hash: &str, amr: &[String]) -> Result<()> {
+        sqlx::query("UPDATE sso_sessions SET amr = $1 WHERE id_hash = $2")
+            .bind(json(amr)?)
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn delete_session(&self, id_hash: &str) -> Result<()> {
         sqlx::query("DELETE FROM sso_sessions WHERE id_hash = $1")
             .bind(id_hash)

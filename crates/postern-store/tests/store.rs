@@ -367,6 +367,7 @@ async fn flows_round_trip() {
             user_id: "u1".into(),
             amr: vec!["pwd".into()],
             auth_time_ms: 1_795_000_000_000,
+            continue_pending: false,
         };
         store.update_flow_state("f1", &state).await.unwrap();
         assert_eq!(

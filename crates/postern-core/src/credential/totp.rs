@@ -125,9 +125,10 @@ pub fn code_at(secret: &[u8], params: &TotpParams, unix_seconds: i64) -> String 
 
 /// Checks `code` at `unix_seconds` for a credential in `state`.
 ///
-/// Accepted: one step either side of the step the device's drift predicts, never further than
-/// [`MAX_DRIFT_STEPS`] from ours, and never a step at or before the last accepted one. Every
-/// candidate is compared in constant time.
+/// Accepted: one step either side of ours, or of the step the device's observed drift predicts
+/// (so a device whose clock was fixed still works), never further than [`MAX_DRIFT_STEPS`] from
+/// ours, and never a step at or before the last accepted one. Every candidate — and, for a refused
+/// code, every step of the clock diagnosis — is compared in constant time, with no early return.
 pub fn verify(
     secret: &[u8],
     params: &TotpParams,
@@ -144,9 +145,13 @@ pub fn verify(
     }
     let now = step_at(unix_seconds, params);
     let expected = now + state.drift.clamp(-MAX_DRIFT_STEPS, MAX_DRIFT_STEPS);
+    let in_window = |step: i64| {
+        (step - now).abs() <= 1
+            || ((step - expected).abs() <= 1 && (step - now).abs() <= MAX_DRIFT_STEPS)
+    };
     let mut matched = None;
-    for step in expected - 1..=expected + 1 {
-        if (step - now).abs() <= MAX_DRIFT_STEPS
+    for step in (now.min(expected) - 1)..=(now.max(expected) + 1) {
+        if in_window(step)
             && ct_eq(
                 code_at_step(secret, params, step).as_bytes(),
                 code.as_bytes(),
@@ -164,15 +169,20 @@ pub fn verify(
             drift: step - now,
         });
     }
-    for off_by in (-DIAGNOSTIC_STEPS..=DIAGNOSTIC_STEPS).filter(|d| d.abs() > 1) {
+    let mut off = None;
+    for off_by in (-DIAGNOSTIC_STEPS..=DIAGNOSTIC_STEPS).filter(|d| !in_window(now + d)) {
         if ct_eq(
             code_at_step(secret, params, now + off_by).as_bytes(),
             code.as_bytes(),
-        ) {
-            return TotpCheck::ClockOff { off_by };
+        ) && off.is_none()
+        {
+            off = Some(off_by);
         }
     }
-    TotpCheck::Wrong
+    match off {
+        Some(off_by) => TotpCheck::ClockOff { off_by },
+        None => TotpCheck::Wrong,
+    }
 }
 
 /// The secret as authenticator apps type it: Base32 without padding.
@@ -299,6 +309,34 @@ mod tests {
             verify(SHA1_SEED, &p, &off, t, &ahead),
             TotpCheck::Accepted(_)
         ));
+        // A device whose clock was fixed since (it sends the current code) still works, and so
+        // does one a step either side of it.
+        for step in [now - 1, now, now + 1] {
+            let code = code_at_step(SHA1_SEED, &p, step);
+            assert!(
+                matches!(
+                    verify(SHA1_SEED, &p, &code, t, &ahead),
+                    TotpCheck::Accepted(_)
+                ),
+                "step {step} with a learned drift of +2"
+            );
+        }
+        // A late code (drift -1) then a device slightly ahead.
+        let late = TotpState {
+            last_step: Some(now - 1),
+            drift: -1,
+        };
+        let next = code_at_step(SHA1_SEED, &p, now + 1);
+        assert!(matches!(
+            verify(SHA1_SEED, &p, &next, t, &late),
+            TotpCheck::Accepted(_)
+        ));
+        // Outside both windows: diagnosed relative to now.
+        let behind = code_at_step(SHA1_SEED, &p, now - 3);
+        assert_eq!(
+            verify(SHA1_SEED, &p, &behind, t, &ahead),
+            TotpCheck::ClockOff { off_by: -3 }
+        );
         // But never beyond the maximum drift.
         let far = code_at_step(SHA1_SEED, &p, now + MAX_DRIFT_STEPS + 1);
         let drifting = TotpState {

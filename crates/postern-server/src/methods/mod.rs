@@ -91,10 +91,13 @@ pub async fn verify_code(
     let kind = method.kind();
     let user_id = method.user_id.clone();
     let now_s = state.clock.now().unix_timestamp();
-    // A TOTP guess is "the same guess" only within its time step.
+    // A guess is "the same guess" only for the same method (each is checked against its own
+    // secret) and, for TOTP, within its time step.
     let scope = match &method.secret {
-        MethodSecret::Totp { params, .. } => otp::step_at(now_s, params).to_string(),
-        MethodSecret::RecoveryCodes { .. } => String::new(),
+        MethodSecret::Totp { params, .. } => {
+            format!("{}:{}", method.id, otp::step_at(now_s, params))
+        }
+        MethodSecret::RecoveryCodes { .. } => method.id.clone(),
     };
     let normalized: String = typed
         .chars()

@@ -33,6 +33,8 @@ pub struct Enrollment {
 
 #[derive(Serialize, Deserialize)]
 struct Pending {
+    /// The id the method will have: a second post of the same page cannot add the seed twice.
+    method_id: String,
     seed: String,
     expires_ms: i64,
 }
@@ -47,6 +49,7 @@ pub fn start(state: &AppState, user: &User) -> Enrollment {
     let params = TotpParams::default();
     let uri = otp::otpauth_uri(&state.config.organisation, &user.username, &seed, &params);
     let pending = Pending {
+        method_id: random::uuid(&*state.rng),
         seed: data_encoding::BASE64URL_NOPAD.encode(&seed),
         expires_ms: postern_core::clock::to_millis(state.clock.now() + ENROLLMENT_LIFETIME),
     };
@@ -63,7 +66,7 @@ pub fn start(state: &AppState, user: &User) -> Enrollment {
 /// The same enrollment again (after a wrong code: the app already scanned it), if the token is
 /// still valid.
 pub fn resume(state: &AppState, user: &User, token: &str) -> Option<Enrollment> {
-    let seed = open_enrollment(state, user, token)?;
+    let (_, seed) = open_enrollment(state, user, token)?;
     let uri = otp::otpauth_uri(
         &state.config.organisation,
         &user.username,
@@ -86,10 +89,17 @@ pub enum Finished {
     WrongCode { clock_off_by: Option<i64> },
     /// The enrollment token is expired, altered or another user's: start again.
     Stale,
+    /// This enrollment was already completed (the page was posted twice).
+    AlreadyAdded,
 }
 
-/// The seed inside a posted enrollment token, if it is this user's and still valid.
-pub fn open_enrollment(state: &AppState, user: &User, token: &str) -> Option<Zeroizing<Vec<u8>>> {
+/// The method id and seed inside a posted enrollment token, if it is this user's and still
+/// valid.
+fn open_enrollment(
+    state: &AppState,
+    user: &User,
+    token: &str,
+) -> Option<(String, Zeroizing<Vec<u8>>)> {
     let sealed = data_encoding::BASE64URL_NOPAD
         .decode(token.as_bytes())
         .ok()?;
@@ -98,10 +108,11 @@ pub fn open_enrollment(state: &AppState, user: &User, token: &str) -> Option<Zer
     if postern_core::clock::to_millis(state.clock.now()) >= pending.expires_ms {
         return None;
     }
-    data_encoding::BASE64URL_NOPAD
+    let seed = data_encoding::BASE64URL_NOPAD
         .decode(pending.seed.as_bytes())
         .ok()
-        .map(Zeroizing::new)
+        .map(Zeroizing::new)?;
+    Some((pending.method_id, seed))
 }
 
 /// Checks the code from the new app and, if right, stores the method. It becomes the default when
@@ -113,9 +124,12 @@ pub async fn finish(
     code: &str,
     name: &str,
 ) -> Result<Finished, postern_store::StoreError> {
-    let Some(seed) = open_enrollment(state, user, token) else {
+    let Some((id, seed)) = open_enrollment(state, user, token) else {
         return Ok(Finished::Stale);
     };
+    if state.store.find_method(&user.id, &id).await?.is_some() {
+        return Ok(Finished::AlreadyAdded);
+    }
     let params = TotpParams::default();
     let now = state.clock.now();
     let accepted = match otp::verify(
@@ -137,7 +151,6 @@ pub async fn finish(
     };
     let existing = state.store.list_methods(&user.id).await?;
     let is_default = default_method(&existing).is_none_or(|m| !m.kind().can_be_default());
-    let id = random::uuid(&*state.rng);
     let sealed = state
         .master
         .seal(&*state.rng, &totp_seal_context(&id), &seed);
@@ -156,8 +169,12 @@ pub async fn finish(
         version: 1,
         id,
     };
-    state.store.create_method(&method).await?;
-    Ok(Finished::Added(Box::new(method)))
+    match state.store.create_method(&method).await {
+        Ok(()) => Ok(Finished::Added(Box::new(method))),
+        // The same page posted twice at once: the other post added it.
+        Err(postern_store::StoreError::Conflict(_)) => Ok(Finished::AlreadyAdded),
+        Err(e) => Err(e),
+    }
 }
 
 /// The decrypted seed of a stored TOTP method.

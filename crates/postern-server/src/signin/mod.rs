@@ -85,6 +85,7 @@ pub async fn finish(
             user_id: auth.user_id.clone(),
             amr: auth.amr.clone(),
             auth_time_ms: postern_core::clock::to_millis(auth.auth_time),
+            continue_pending: destination == Destination::SecurityInfo,
         },
         ..flow.clone()
     };
@@ -194,6 +195,32 @@ pub async fn current_session(
     }
 }
 
+/// Whether a sign-in of `user_id` needs a second factor today (policy and registered methods).
+pub async fn needs_second_factor(
+    state: &AppState,
+    user_id: &str,
+) -> Result<bool, postern_store::StoreError> {
+    let methods = state.store.list_methods(user_id).await?;
+    let after = postern_core::policy::after_password(state.config.policy.mfa, true, methods.len());
+    Ok(after != postern_core::policy::AfterPassword::Complete)
+}
+
+/// May an existing session answer `request` without a new sign-in? Not for `prompt=login`, not
+/// past `max_age`, and — when a second factor is due — only if the session passed one (proved in
+/// that sign-in, not through a remembered device, if the application bounds the age). A session
+/// from before the user registered a factor, or before the policy required one, signs in again.
+fn sso_satisfies(
+    session: &SsoSession,
+    request: &AuthorizeRequest,
+    needs_mfa: bool,
+    now: time::OffsetDateTime,
+) -> bool {
+    let fresh = request.prompt != Prompt::Login && session.satisfies_max_age(request.max_age, now);
+    let strong = !needs_mfa
+        || (session.has_mfa() && (request.max_age.is_none() || session.proved_second_factor()));
+    fresh && strong
+}
+
 /// Starts (or, with a valid session, immediately completes) a sign-in for a validated request.
 pub async fn begin(
     state: &AppState,
@@ -217,9 +244,16 @@ pub async fn begin(
         Ok(s) => s,
         Err(e) => return errors::internal(state, &e, &ctx),
     };
-    let usable = session.as_ref().filter(|(s, _)| {
-        request.prompt != Prompt::Login && s.satisfies_max_age(request.max_age, now)
-    });
+    let needs_mfa = match &session {
+        Some((_, user)) => match needs_second_factor(state, &user.id).await {
+            Ok(needed) => needed,
+            Err(e) => return errors::internal(state, &e, &ctx),
+        },
+        None => false,
+    };
+    let usable = session
+        .as_ref()
+        .filter(|(s, _)| sso_satisfies(s, &request, needs_mfa, now));
 
     if let Some((session, user)) = usable {
         if client.id == ACCOUNT_CLIENT_ID {

@@ -61,15 +61,12 @@ pub fn offered(state: &AppState, request: &AuthorizeRequest) -> bool {
     enabled(state) && remembered_device_allowed(request)
 }
 
-/// Remembers this browser for `user_id`; returns the cookie to set.
-pub async fn remember(
-    state: &AppState,
-    headers: &HeaderMap,
-    user_id: &str,
-) -> Result<HeaderValue, StoreError> {
+/// Remembers this browser for `user_id`; returns the cookie to set. The token is always new: a
+/// token the browser already held (planted, or read on a shared computer) never becomes one that
+/// skips the second step.
+pub async fn remember(state: &AppState, user_id: &str) -> Result<HeaderValue, StoreError> {
     let days = state.config.policy.remember_device_days;
-    let token = cookies::get(state, headers, COOKIE)
-        .unwrap_or_else(|| postern_core::random::token(&*state.rng, 32));
+    let token = postern_core::random::token(&*state.rng, 32);
     let now = state.clock.now();
     state
         .store

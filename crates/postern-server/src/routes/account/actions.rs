@@ -124,6 +124,18 @@ pub async fn add_totp(
             let (enroll, view) =
                 match totp::finish(&state, &account.user, token, code, name).await? {
                     Finished::Added(_) => {
+                        // The new app's code is a second factor proven in this session.
+                        let amr = postern_core::flow::amr_with(
+                            &account.session.amr,
+                            postern_core::credential::method::MethodKind::Totp,
+                        );
+                        state
+                            .store
+                            .update_session_amr(&account.session.id_hash, &amr)
+                            .await?;
+                        return Ok(signin::redirect("/account/security?notice=totp-added"));
+                    }
+                    Finished::AlreadyAdded => {
                         return Ok(signin::redirect("/account/security?notice=totp-added"));
                     }
                     Finished::WrongCode { .. } => (

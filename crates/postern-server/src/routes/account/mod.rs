@@ -40,11 +40,11 @@ impl Account {
         csrf::bound_token(state, "account", &self.session.id_hash)
     }
 
-    /// May this session change sign-in methods? Only with a second factor behind it, unless
-    /// every method was added during this session (a first registration).
+    /// May this session change sign-in methods? Only if its sign-in proved a second factor
+    /// (a remembered device is not enough), or for a user who has none yet (a first registration,
+    /// after which the session counts as having proved it).
     pub fn may_change(&self, methods: &[Method]) -> bool {
-        self.session.amr.iter().any(|m| m == "mfa")
-            || methods.iter().all(|m| m.created >= self.session.auth_time)
+        self.session.proved_second_factor() || methods.is_empty()
     }
 }
 
@@ -145,7 +145,7 @@ async fn continue_link(
     }
     Ok(match state.store.find_flow(flow_id).await? {
         Some(flow)
-            if matches!(&flow.state, FlowState::Complete { user_id, .. } if *user_id == account.user.id)
+            if matches!(&flow.state, FlowState::Complete { user_id, continue_pending: true, .. } if *user_id == account.user.id)
                 && !flow.is_expired(state.clock.now()) =>
         {
             Some((format!("/signin/{}/continue", flow.id), flow.client_name))

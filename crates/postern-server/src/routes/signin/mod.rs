@@ -166,8 +166,8 @@ pub async fn show(
             let method = query.get("method");
             second_factor::prompt(&state, &flow, user_id, method, None, &ctx).await
         }
-        FlowState::RegisterSecondFactor { user_id, .. } => {
-            register::page(&state, &flow, user_id, None, None).await
+        FlowState::RegisterSecondFactor { user_id, amr } => {
+            register::page(&state, &flow, user_id, amr, None, None).await
         }
         FlowState::Complete { .. } => return gone(&state, &ctx),
     };

@@ -12,7 +12,6 @@ use crate::state::AppState;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use postern_core::ErrorCode;
-use postern_core::credential::method::usable;
 use postern_core::credential::password::PasswordCheck;
 use postern_core::flow::{Flow, FlowState, PasswordOutcome, Step, password_step};
 use postern_core::oidc::claims::Authentication;
@@ -133,6 +132,7 @@ async fn check_password(
             user_id,
             amr,
             auth_time_ms,
+            ..
         }) => {
             let auth = Authentication {
                 user_id,
@@ -280,8 +280,10 @@ async fn password_outcome(
             .replace_user_password(&user.id, old, &new)
             .await?;
     }
+    // Every registered method counts, usable or not: a user whose recovery codes are used up is
+    // stranded (the helpdesk's door), not offered to register afresh by whoever has the password.
     let methods = state.store.list_methods(&user.id).await?;
-    let after = after_password(state.config.policy.mfa, true, usable(&methods).count());
+    let after = after_password(state.config.policy.mfa, true, methods.len());
     Ok(PasswordOutcome::Correct {
         user_id: user.id.clone(),
         after,

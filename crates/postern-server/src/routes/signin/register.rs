@@ -27,14 +27,42 @@ async fn find_user(state: &AppState, user_id: &str) -> Result<User, StoreError> 
         .ok_or_else(|| StoreError::Corrupt(format!("the flow's user {user_id} is gone")))
 }
 
+/// If the user has registered a method since the password step (in another browser, say), this
+/// flow registers nothing: it moves on to asking for a second factor like any other sign-in.
+/// Otherwise whoever holds only the password could park a flow here and add their own app later.
+async fn already_registered(
+    state: &AppState,
+    flow: &Flow,
+    user_id: &str,
+    amr: &[String],
+) -> Result<Option<axum::response::Response>, StoreError> {
+    if state.store.list_methods(user_id).await?.is_empty() {
+        return Ok(None);
+    }
+    let next = postern_core::flow::FlowState::SecondFactor {
+        user_id: user_id.to_owned(),
+        amr: amr.to_vec(),
+    };
+    let moved = Flow {
+        state: next,
+        ..flow.clone()
+    };
+    state.store.replace_flow(flow, &moved).await?;
+    Ok(Some(signin::redirect(&format!("/signin/{}", flow.id))))
+}
+
 /// The registration page: the enrollment of `resume` if still valid, else a fresh one.
 pub(super) async fn page(
     state: &AppState,
     flow: &Flow,
     user_id: &str,
+    amr: &[String],
     resume: Option<&str>,
     error: Option<pages::ErrorView>,
 ) -> Answer {
+    if let Some(moved) = already_registered(state, flow, user_id, amr).await? {
+        return Ok(moved);
+    }
     let user = find_user(state, user_id).await?;
     let enroll = resume
         .and_then(|token| totp::resume(state, &user, token))
@@ -61,6 +89,9 @@ pub(super) async fn submit(
     headers: &HeaderMap,
     ctx: &ErrorContext,
 ) -> Answer {
+    if let Some(moved) = already_registered(state, flow, user_id, amr).await? {
+        return Ok(moved);
+    }
     let user = find_user(state, user_id).await?;
     let token = params.get("enrollment").unwrap_or_default();
     let code = params.get("code").unwrap_or_default();
@@ -93,6 +124,8 @@ pub(super) async fn submit(
             )
             .await;
         }
+        // The same page posted twice at once: the other post finished this sign-in.
+        Finished::AlreadyAdded => return Ok(signin::redirect(&format!("/signin/{}", flow.id))),
         Finished::WrongCode { clock_off_by } => (
             ctx.view(
                 ErrorCode::WrongVerificationCode,
@@ -128,5 +161,5 @@ pub(super) async fn submit(
         Some(summary),
     )
     .await?;
-    page(state, flow, user_id, Some(token), Some(view)).await
+    page(state, flow, user_id, amr, Some(token), Some(view)).await
 }

@@ -218,11 +218,12 @@ pub(super) async fn submit(
             user_id,
             amr,
             auth_time_ms,
+            ..
         }) => {
             let mut steps = vec![logged];
             let mut cookies = vec![];
             if params.get("remember") == Some("yes") && remember::offered(state, &flow.request) {
-                cookies.push(remember::remember(state, headers, &user_id).await?);
+                cookies.push(remember::remember(state, &user_id).await?);
                 steps.push(log::Step::new(
                     "remembered_device",
                     StepResult::Info,
@@ -299,8 +300,9 @@ pub async fn carry_on(
             );
         let FlowState::Complete {
             user_id,
+            amr,
             auth_time_ms,
-            ..
+            continue_pending: true,
         } = &flow.state
         else {
             return Ok(gone(&state, &ctx));
@@ -316,6 +318,19 @@ pub async fn carry_on(
         }
         if flow.request.client_id == signin::ACCOUNT_CLIENT_ID {
             return Ok(signin::redirect("/account/security"));
+        }
+        // Once: the flow is marked as continued only if nobody did so meanwhile.
+        let continued = Flow {
+            state: FlowState::Complete {
+                user_id: user_id.clone(),
+                amr: amr.clone(),
+                auth_time_ms: *auth_time_ms,
+                continue_pending: false,
+            },
+            ..flow.clone()
+        };
+        if !state.store.replace_flow(&flow, &continued).await? {
+            return Ok(gone(&state, &ctx));
         }
         let auth = Authentication {
             user_id: session.user_id.clone(),
