@@ -2,25 +2,40 @@
 //! 1. raw Argon2id verifications per second at the configured parameters (one thread per core);
 //! 2. password sign-ins per second end to end through the real server over HTTP (authorize →
 //!    sign-in page → password → code → token), SQLite;
-//! 3. client-credentials grants per second (ES256 access tokens), SQLite.
+//! 3. sign-ins with an authenticator app (TOTP) per second end to end (authorize → password →
+//!    second-factor page → code → authorization code → token), and the code step alone;
+//! 4. client-credentials grants per second (ES256 access tokens), SQLite.
 //!
 //! Run it in release mode: `cargo build --release --bin postern --bin postern-bench &&
 //! ./target/release/postern-bench --seconds 10`. The server is the real `postern` binary in its own
-//! process; the load generator runs at idle priority so that it takes only what the server leaves.
-//! It is a harness, not a test: it reports figures and asserts nothing.
+//! process, with `policy.mfa = when_registered` so that the password-only user of (2) signs
+//! straight in; the load generator runs at idle priority so that it takes only what the server
+//! leaves. It is a harness, not a test: it reports figures and asserts nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod browser;
+mod client_credentials;
+mod load;
+mod server;
+mod totp;
+
+use browser::App;
 use postern_core::credential::password::{PasswordHasher, PasswordParams};
 use postern_core::random::{OsRandom, token};
+use postern_core::sealed::MasterKey;
 use postern_core::secret::SecretString;
+use server::{Server, admin, set_priority};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+const PASSWORD: &str = "correct horse battery staple";
 
 struct Options {
     seconds: u64,
     concurrency: usize,
     only: Option<String>,
+    totp_users: usize,
 }
 
 fn options() -> Options {
@@ -28,6 +43,7 @@ fn options() -> Options {
         seconds: 10,
         concurrency: 64,
         only: None,
+        totp_users: 3000,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -36,9 +52,12 @@ fn options() -> Options {
             "--seconds" => o.seconds = args[i + 1].parse().expect("--seconds N"),
             "--concurrency" => o.concurrency = args[i + 1].parse().expect("--concurrency N"),
             "--only" => o.only = Some(args[i + 1].clone()),
+            "--totp-users" => {
+                o.totp_users = args[i + 1].parse::<usize>().expect("--totp-users N").max(1)
+            }
             "--help" | "-h" => {
                 println!(
-                    "postern-bench [--seconds N] [--concurrency N] [--only argon2|signin|client-credentials]"
+                    "postern-bench [--seconds N] [--concurrency N] [--totp-users N] [--only argon2|signin|totp|client-credentials]"
                 );
                 std::process::exit(0);
             }
@@ -58,7 +77,7 @@ fn cores() -> usize {
 /// Raw Argon2id verifications per second, all cores busy.
 fn argon2_rate(seconds: u64) -> f64 {
     let hasher = Arc::new(PasswordHasher::new(PasswordParams::default(), &OsRandom).unwrap());
-    let pw = SecretString::new("correct horse battery staple");
+    let pw = SecretString::new(PASSWORD);
     let phc = Arc::new(hasher.hash(&pw, &OsRandom));
     let count = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
@@ -78,300 +97,17 @@ fn argon2_rate(seconds: u64) -> f64 {
     count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
 }
 
-/// The real `postern` binary, built next to this one.
-fn postern_binary() -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.with_file_name("postern");
-    assert!(
-        bin.exists(),
-        "build the server first: cargo build --release --bin postern --bin postern-bench"
-    );
-    bin
+/// Simulated browsers, each with its own keep-alive connection.
+fn new_browsers(n: usize) -> Arc<Vec<reqwest::Client>> {
+    Arc::new((0..n).map(|_| browser::browser()).collect())
 }
 
-fn admin(dir: &std::path::Path, args: &[&str], stdin: Option<&str>) -> serde_json::Value {
-    use std::io::Write;
-    let mut child = std::process::Command::new(postern_binary())
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-    }
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "postern {args:?} failed");
-    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
-}
-
-/// Starts `postern serve` as its own process and waits until it is ready. The caller stops and
-/// waits for it; if it never becomes ready the harness panics and the process ends with it.
-#[allow(clippy::zombie_processes)]
-async fn start_server(dir: &std::path::Path) -> (std::process::Child, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = std::process::Command::new(postern_binary())
-        .arg("--data-dir")
-        .arg(dir)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("POSTERN_LIMITS__SIGNIN_PER_MINUTE", "1000000000")
-        .env("POSTERN_LIMITS__TOKEN_PER_SECOND", "1000000000")
-        .env("POSTERN_LOG__LEVEL", "warn")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let issuer = format!("http://127.0.0.1:{port}");
-    for _ in 0..200 {
-        if let Ok(res) = reqwest::get(format!("{issuer}/readyz")).await
-            && res.status().is_success()
-        {
-            return (child, issuer);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("postern did not become ready");
-}
-
-/// Sets this process's priority. During the sign-in measurement the load generator runs at idle
-/// priority (19) on what the server leaves, as remote browsers would; the client-credentials
-/// measurement runs it at normal priority, because there the generator's own work per request is
-/// as large as the server's and starving it would measure the generator.
-fn set_priority(nice: i32) {
-    let _ = std::process::Command::new("renice")
-        .args([
-            "-n",
-            &nice.to_string(),
-            "-p",
-            &std::process::id().to_string(),
-        ])
-        .stdout(std::process::Stdio::null())
-        .status();
-}
-
-/// Runs `op` from `concurrency` tasks for `seconds`; returns completed operations per second.
-async fn run_for<F, Fut>(seconds: u64, concurrency: usize, op: F) -> (f64, u64)
-where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = bool> + Send,
-{
-    let op = Arc::new(op);
-    let done = Arc::new(AtomicU64::new(0));
-    let failed = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..concurrency)
-        .map(|i| {
-            let (op, done, failed, stop) = (op.clone(), done.clone(), failed.clone(), stop.clone());
-            tokio::spawn(async move {
-                while !stop.load(Ordering::Relaxed) {
-                    if op(i).await {
-                        done.fetch_add(1, Ordering::Relaxed);
-                    } else {
-                        failed.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            })
-        })
-        .collect();
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
-    stop.store(true, Ordering::Relaxed);
-    let elapsed = start.elapsed().as_secs_f64();
-    for t in tasks {
-        let _ = t.await;
-    }
-    (
-        done.load(Ordering::Relaxed) as f64 / elapsed,
-        failed.load(Ordering::Relaxed),
-    )
-}
-
-fn location(res: &reqwest::Response) -> String {
-    res.headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
-}
-
-fn between<'a>(body: &'a str, start: &str, end: &str) -> Option<&'a str> {
-    let s = body.find(start)? + start.len();
-    let e = body[s..].find(end)? + s;
-    Some(&body[s..e])
-}
-
-/// The browser cookie Postern set, as a `Cookie` header value.
-fn browser_cookie(res: &reqwest::Response) -> String {
-    res.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|c| c.split(';').next())
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// One complete sign-in: authorize → sign-in page → password → code → token. Each simulated
-/// browser keeps one HTTP connection (as a real browser does) and a fresh cookie jar per sign-in.
-async fn one_sign_in(
-    http: &reqwest::Client,
-    issuer: &str,
-    client_id: &str,
-    redirect: &str,
-) -> bool {
-    let verifier = token(&OsRandom, 32);
-    let challenge = postern_core::oidc::pkce::challenge_s256(&verifier);
-    let q = form_urlencoded::Serializer::new(String::new())
-        .append_pair("response_type", "code")
-        .append_pair("client_id", client_id)
-        .append_pair("redirect_uri", redirect)
-        .append_pair("scope", "openid")
-        .append_pair("state", "s")
-        .append_pair("code_challenge", &challenge)
-        .append_pair("code_challenge_method", "S256")
-        .finish();
-    let Ok(res) = http.get(format!("{issuer}/authorize?{q}")).send().await else {
-        return false;
-    };
-    let cookie = browser_cookie(&res);
-    let signin = format!("{issuer}{}", location(&res));
-    let Ok(page) = http.get(&signin).header("cookie", &cookie).send().await else {
-        return false;
-    };
-    let body = page.text().await.unwrap_or_default();
-    let Some(csrf) = between(&body, "name=\"csrf\" value=\"", "\"") else {
-        return false;
-    };
-    let Ok(res) = http
-        .post(&signin)
-        .header("origin", issuer)
-        .header("cookie", &cookie)
-        .form(&[
-            ("csrf", csrf),
-            ("username", "bench"),
-            ("password", "correct horse battery staple"),
-        ])
-        .send()
-        .await
-    else {
-        return false;
-    };
-    let back = location(&res);
-    let Some(code) = url::Url::parse(&back).ok().and_then(|u| {
-        u.query_pairs()
-            .find(|(k, _)| k == "code")
-            .map(|(_, v)| v.into_owned())
-    }) else {
-        return false;
-    };
-    let Ok(res) = http
-        .post(format!("{issuer}/token"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", redirect),
-            ("client_id", client_id),
-            ("code_verifier", verifier.as_str()),
-        ])
-        .send()
-        .await
-    else {
-        return false;
-    };
-    res.status().is_success() && res.bytes().await.is_ok()
-}
-
-/// Client-credentials load from `wrk` (a separate, efficient C load generator), if installed.
-fn wrk_rate(
-    url: &str,
-    client_id: &str,
-    secret: &str,
-    seconds: u64,
-    concurrency: usize,
-) -> Option<f64> {
-    let which = std::process::Command::new("wrk")
-        .arg("--version")
-        .output()
-        .ok()?;
-    if which.stdout.is_empty() && which.stderr.is_empty() {
-        return None;
-    }
-    let basic = data_encoding::BASE64.encode(format!("{client_id}:{secret}").as_bytes());
-    let script = std::env::temp_dir().join(format!("postern-bench-{}.lua", std::process::id()));
-    std::fs::write(
-        &script,
-        format!(
-            "wrk.method = \"POST\"\nwrk.body = \"grant_type=client_credentials&scope=reports.read\"\n\
-             wrk.headers[\"Content-Type\"] = \"application/x-www-form-urlencoded\"\n\
-             wrk.headers[\"Authorization\"] = \"Basic {basic}\"\n\
-             done = function(summary, latency, requests)\n  io.write(string.format(\"non2xx=%d\\n\", summary.errors.status))\nend\n"
-        ),
-    )
-    .ok()?;
-    let out = std::process::Command::new("wrk")
-        .args([
-            "-t1",
-            &format!("-c{concurrency}"),
-            &format!("-d{seconds}s"),
-            "-s",
-        ])
-        .arg(&script)
-        .arg(url)
-        .output()
-        .ok()?;
-    let _ = std::fs::remove_file(&script);
-    let text = String::from_utf8_lossy(&out.stdout);
-    if !text.contains("non2xx=0") {
-        eprintln!("wrk saw failed requests:\n{text}");
-    }
-    text.lines()
-        .find(|l| l.starts_with("Requests/sec:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|n| n.parse().ok())
-}
-
-/// Client-credentials load from reqwest in this process (when wrk is not installed).
-async fn reqwest_rate(
-    url: String,
-    client_id: String,
-    secret: String,
-    seconds: u64,
-    concurrency: usize,
-) -> (f64, u64) {
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(concurrency)
-        .build()
-        .unwrap();
-    let (url, client_id, secret) = (Arc::new(url), Arc::new(client_id), Arc::new(secret));
-    run_for(seconds, concurrency, move |_| {
-        let (http, url, client_id, secret) =
-            (http.clone(), url.clone(), client_id.clone(), secret.clone());
-        async move {
-            match http
-                .post(url.as_str())
-                .basic_auth(client_id.as_str(), Some(secret.as_str()))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body("grant_type=client_credentials&scope=reports.read")
-                .send()
-                .await
-            {
-                Ok(res) => res.status().is_success() && res.bytes().await.is_ok(),
-                Err(_) => false,
-            }
-        }
-    })
-    .await
+/// The users of the TOTP measurements.
+struct TotpUsers {
+    /// Whole sign-ins: reused in later time steps.
+    pool: Arc<totp::Pool>,
+    /// The code step alone: each used once.
+    once: Arc<Vec<totp::TotpUser>>,
 }
 
 #[tokio::main]
@@ -399,7 +135,7 @@ async fn main() {
     admin(
         &dir,
         &["admin", "user", "create", "bench", "--password-stdin"],
-        Some("correct horse battery staple\n"),
+        Some(&format!("{PASSWORD}\n")),
     );
     let public = admin(
         &dir,
@@ -430,67 +166,182 @@ async fn main() {
         ],
         None,
     );
-    let (mut server, issuer) = start_server(&dir).await;
+    // The server seals TOTP seeds with this key; the seeded users' seeds are sealed with it too.
+    let master_bytes = postern_core::random::bytes(&OsRandom, MasterKey::LEN);
+    let master = MasterKey::from_bytes(&master_bytes).unwrap();
+    let master_text = data_encoding::BASE64URL_NOPAD.encode(&master_bytes);
+    let totp_users = if want("totp") {
+        let started = Instant::now();
+        let pool = totp::seed(&dir, &master, "totp", o.totp_users, PASSWORD, true).await;
+        // Enough for the code step alone at 150 password sign-ins/s, above what 2 cores do.
+        let once = totp::seed(
+            &dir,
+            &master,
+            "step",
+            o.seconds as usize * 150,
+            PASSWORD,
+            true,
+        )
+        .await;
+        totp::seed(&dir, &master, "enrolled", 1, PASSWORD, false).await;
+        println!(
+            "seeded {} users with an authenticator app in {:.1} s",
+            pool.len() + once.len(),
+            started.elapsed().as_secs_f64()
+        );
+        Some(TotpUsers {
+            pool: Arc::new(totp::Pool::new(pool)),
+            once: Arc::new(once),
+        })
+    } else {
+        None
+    };
+    let server = Server::start(
+        &dir,
+        &[
+            ("POSTERN_POLICY__MFA", "when_registered"),
+            ("POSTERN_MASTER_KEY", &master_text),
+        ],
+    )
+    .await;
+    println!(
+        "server: postern serve, pid {}, {}",
+        server.pid(),
+        server.issuer
+    );
+    let public_app = Arc::new(App {
+        issuer: server.issuer.clone(),
+        client_id: public["id"].as_str().unwrap().to_owned(),
+        redirect: redirect.clone(),
+    });
+    let concurrency = (cores() * 4).min(o.concurrency);
 
+    let mut password_rate = None;
     if want("signin") {
-        let client_id = public["id"].as_str().unwrap().to_owned();
-        let concurrency = (cores() * 4).min(o.concurrency);
         set_priority(19);
-        let (issuer, client_id, redirect) = (
-            Arc::new(issuer.clone()),
-            Arc::new(client_id),
-            Arc::new(redirect.clone()),
-        );
-        let browsers: Arc<Vec<reqwest::Client>> = Arc::new(
-            (0..concurrency)
-                .map(|_| {
-                    reqwest::Client::builder()
-                        .redirect(reqwest::redirect::Policy::none())
-                        .build()
-                        .unwrap()
-                })
-                .collect(),
-        );
-        let (rate, failed) = run_for(o.seconds, concurrency, move |i| {
-            let (issuer, client_id, redirect, browsers) = (
-                issuer.clone(),
-                client_id.clone(),
-                redirect.clone(),
-                browsers.clone(),
-            );
-            async move { one_sign_in(&browsers[i], &issuer, &client_id, &redirect).await }
+        let (app, browsers) = (public_app.clone(), new_browsers(concurrency));
+        let out = load::run_for(o.seconds, concurrency, move |i| {
+            let (app, browsers) = (app.clone(), browsers.clone());
+            async move { browser::password_sign_in(&browsers[i], &app, "bench", PASSWORD).await }
         })
         .await;
         set_priority(0);
         println!(
-            "password sign-ins/s end to end (authorize → password → code → token), {concurrency} browsers: {rate:.1} ({failed} failed)"
+            "password sign-ins/s end to end (authorize → password → code → token), {concurrency} browsers: {:.1} ({})",
+            out.rate,
+            out.counts()
         );
         if let Some(a) = argon {
-            println!("  ratio to raw Argon2id: {:.2}", rate / a);
+            println!("  ratio to raw Argon2id: {:.2}", out.rate / a);
         }
+        password_rate = Some(out.rate);
+    }
+
+    if let Some(users) = totp_users {
+        totp_measurements(&o, &public_app, users, concurrency, password_rate).await;
     }
 
     if want("client-credentials") {
         let client_id = service["id"].as_str().unwrap().to_owned();
         let secret = service["client_secret"].as_str().unwrap().to_owned();
-        let url = format!("{issuer}/token");
-        match wrk_rate(&url, &client_id, &secret, o.seconds, o.concurrency) {
+        let url = format!("{}/token", server.issuer);
+        match client_credentials::wrk_rate(&url, &client_id, &secret, o.seconds, o.concurrency) {
             Some(rate) => println!(
                 "client-credentials grants/s (ES256 access tokens, SQLite; wrk, 1 thread, {} connections, same machine): {rate:.0}",
                 o.concurrency
             ),
             None => {
-                let (rate, failed) =
-                    reqwest_rate(url, client_id, secret, o.seconds, o.concurrency).await;
+                let out = client_credentials::reqwest_rate(
+                    url,
+                    client_id,
+                    secret,
+                    o.seconds,
+                    o.concurrency,
+                )
+                .await;
                 println!(
-                    "client-credentials grants/s (ES256 access tokens, SQLite; in-process reqwest load, install wrk for a lighter generator): {rate:.0} ({failed} failed)"
+                    "client-credentials grants/s (ES256 access tokens, SQLite; in-process reqwest load, install wrk for a lighter generator): {:.0} ({})",
+                    out.rate,
+                    out.counts()
                 );
             }
         }
     }
-    let _ = std::process::Command::new("kill")
-        .arg(server.id().to_string())
-        .status();
-    let _ = server.wait();
+    server.stop();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The enrollment check, whole TOTP sign-ins, and the code step alone.
+async fn totp_measurements(
+    o: &Options,
+    app: &Arc<App>,
+    users: TotpUsers,
+    concurrency: usize,
+    password_rate: Option<f64>,
+) {
+    set_priority(19);
+    // A person adds an app at Security info and signs in with it (the app's next code: the
+    // current one was used to add it).
+    let checked = match totp::enroll_through_pages(&app.issuer, "enrolled00000", PASSWORD).await {
+        Ok(user) => {
+            let step = totp::current_step() + 1;
+            totp::sign_in(&browser::browser(), app, &user, step, PASSWORD)
+                .await
+                .map(|()| "ok".to_owned())
+                .unwrap_or_else(|why| format!("sign-in FAILED: {why}"))
+        }
+        Err(why) => format!("enrollment FAILED: {why}"),
+    };
+    println!("TOTP check (add an app at Security info, then sign in with it): {checked}");
+
+    let (pool, browsers) = (users.pool.clone(), new_browsers(concurrency));
+    let app2 = app.clone();
+    let out = load::run_for(o.seconds, concurrency, move |i| {
+        let (app, browsers, pool) = (app2.clone(), browsers.clone(), pool.clone());
+        async move {
+            let (user, step) = pool.claim().await;
+            totp::sign_in(&browsers[i], &app, user, step, PASSWORD).await
+        }
+    })
+    .await;
+    println!(
+        "TOTP sign-ins/s end to end (authorize → password → code page → TOTP code → code → token), {concurrency} browsers, {} users: {:.1} ({})",
+        o.totp_users,
+        out.rate,
+        out.counts()
+    );
+    if let Some(p) = password_rate {
+        println!("  ratio to password sign-ins: {:.2}", out.rate / p);
+    }
+    let waits = users.pool.waits.load(Ordering::Relaxed);
+    if waits > 0 {
+        println!(
+            "  WARNING: {waits} times every user had signed in during the current 30 s step; raise --totp-users"
+        );
+    }
+
+    let step = totp::second_step(
+        new_browsers(concurrency),
+        app.clone(),
+        users.once.clone(),
+        Arc::new(PASSWORD.to_owned()),
+        o.seconds,
+    )
+    .await;
+    set_priority(0);
+    println!(
+        "TOTP code step alone (POST code → redirect with code), {concurrency} browsers: {:.1}/s ({} codes in {:.2} s; {} failed{})",
+        step.rate(),
+        step.accepted,
+        step.seconds,
+        step.failed,
+        step.first_error
+            .as_deref()
+            .map(|w| format!(", first: {w}"))
+            .unwrap_or_default()
+    );
+    println!(
+        "  {} sign-ins brought to the code page by password first, in {} s ({} failed)",
+        step.prepared, o.seconds, step.prepare_failed
+    );
 }

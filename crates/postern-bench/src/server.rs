@@ -1,0 +1,122 @@
+//! The real `postern` binary, built next to this one: its admin commands, and `postern serve` in
+//! its own process. Also this process's own priority.
+
+use std::time::Duration;
+
+/// The real `postern` binary, built next to this one.
+fn postern_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.with_file_name("postern");
+    assert!(
+        bin.exists(),
+        "build the server first: cargo build --release --bin postern --bin postern-bench"
+    );
+    bin
+}
+
+/// Runs `postern --data-dir DIR ARGS…` (with `stdin` on its standard input); its JSON output.
+pub fn admin(dir: &std::path::Path, args: &[&str], stdin: Option<&str>) -> serde_json::Value {
+    use std::io::Write;
+    let mut child = std::process::Command::new(postern_binary())
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "postern {args:?} failed");
+    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+/// A running `postern serve`.
+pub struct Server {
+    child: std::process::Child,
+    pub issuer: String,
+}
+
+impl Server {
+    /// Starts `postern serve` on a free loopback port with the harness's settings plus `env`
+    /// (`POSTERN_*` variables), and waits until it is ready. Its log level is `warn`, or the
+    /// tracing filter in `POSTERN_BENCH_SERVER_LOG` (e.g. `warn,sqlx::query=debug` to see every
+    /// statement). If it never becomes ready the harness
+    /// panics and the process ends with it.
+    #[allow(clippy::zombie_processes)]
+    pub async fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new(postern_binary())
+            .arg("--data-dir")
+            .arg(dir)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("POSTERN_LIMITS__SIGNIN_PER_MINUTE", "1000000000")
+            .env("POSTERN_LIMITS__TOKEN_PER_SECOND", "1000000000")
+            .env(
+                "POSTERN_LOG__LEVEL",
+                std::env::var("POSTERN_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let issuer = format!("http://127.0.0.1:{port}");
+        for _ in 0..200 {
+            if let Ok(res) = reqwest::get(format!("{issuer}/readyz")).await
+                && res.status().is_success()
+            {
+                return Server { child, issuer };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("postern did not become ready");
+    }
+
+    /// The server's process id (for `perf record -p`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Stops the server (SIGTERM) and waits for it.
+    pub fn stop(mut self) {
+        let _ = std::process::Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sets the priority of every thread of this process (threads started later inherit it from the
+/// thread that starts them). During the sign-in measurements the load generator runs at idle
+/// priority (19) on what the server leaves, as remote browsers would; the client-credentials
+/// measurement runs it at normal priority, because there the generator's own work per request is
+/// as large as the server's and starving it would measure the generator.
+///
+/// Linux keeps a nice value per thread: `renice -p <process id>` alone changes only the main
+/// thread, not the runtime's workers that run the browsers, so each thread is named.
+pub fn set_priority(nice: i32) {
+    let threads: Vec<String> = std::fs::read_dir("/proc/self/task")
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_else(|_| vec![std::process::id().to_string()]);
+    let _ = std::process::Command::new("renice")
+        .args(["-n", &nice.to_string(), "-p"])
+        .args(&threads)
+        .stdout(std::process::Stdio::null())
+        .status();
+}
