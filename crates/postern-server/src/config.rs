@@ -249,6 +249,12 @@ impl Config {
         if !self.password.is_at_least_minimum() {
             return bad("password: Argon2id parameters below the OWASP minimum (memory_kib ≥ 19456, iterations ≥ 2, parallelism ≥ 1)".into());
         }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+            return bad(format!(
+                "log.level '{}' is not a log filter: {e}",
+                self.log.level
+            ));
+        }
         if self.lockout.second_factor_threshold < 2 {
             return bad("lockout.second_factor_threshold must be at least 2".into());
         }

@@ -60,8 +60,11 @@ pub async fn run(config: Config, args: ServeArgs) -> Result<(), String> {
 }
 
 fn init_tracing(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("POSTERN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
+    // `log.level` takes a whole filter ("warn,sqlx::query=debug"). There is no separate
+    // POSTERN_LOG variable: the settings loader owns every POSTERN_* name (it read POSTERN_LOG as
+    // the `log` table and refused to start).
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
