@@ -272,6 +272,9 @@ pub fn second_factor_step(
                     "code from '{method_name}' accepted (device clock off by {drift} step(s); allowed for next time)"
                 ),
                 MethodKind::Totp => format!("code from '{method_name}' accepted"),
+                MethodKind::Push => {
+                    format!("push approved on '{method_name}' with the matching number")
+                }
                 MethodKind::RecoveryCodes => {
                     format!("recovery code accepted and used up; {remaining} left")
                 }
@@ -309,6 +312,9 @@ pub fn second_factor_step(
                     "code from '{method_name}' off by {off_by} steps ({} s): check the device clock; counted as a wrong code",
                     off_by * 30
                 ),
+                (MethodKind::Push, _) => {
+                    format!("push answered on '{method_name}' with a wrong number")
+                }
                 (MethodKind::RecoveryCodes, CodeRefusal::Replay) => {
                     "recovery code already used".to_owned()
                 }

@@ -14,3 +14,12 @@ document.querySelectorAll("button.copy[data-copy]").forEach(function (button) {
     });
   });
 });
+
+// The push waiting page follows its request by server-sent events and moves on by itself (without
+// JavaScript it reloads every few seconds instead).
+document.querySelectorAll("[data-push-events]").forEach(function (status) {
+  if (!window.EventSource) { return; }
+  var source = new EventSource(status.getAttribute("data-push-events"));
+  source.addEventListener("status", function (e) { status.textContent = e.data; });
+  source.addEventListener("done", function () { source.close(); window.location.reload(); });
+});

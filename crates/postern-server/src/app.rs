@@ -150,6 +150,7 @@ pub async fn build_state(
         clients: crate::client_cache::ClientCache::new(std::time::Duration::from_secs(
             config_client_cache_seconds,
         )),
+        wakeups: Arc::new(crate::push::wakeup::InProcess::default()),
     })))
 }
 

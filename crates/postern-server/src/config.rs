@@ -51,6 +51,8 @@ pub struct PolicyConfig {
     /// Days a browser may skip the second step after the user ticks "Don't ask again on this
     /// device" (0 hides the choice). Never for `prompt=login` or `max_age` requests.
     pub remember_device_days: i64,
+    /// How long a push request waits for an answer.
+    pub push_timeout_seconds: i64,
 }
 
 impl Default for PolicyConfig {
@@ -58,6 +60,7 @@ impl Default for PolicyConfig {
         Self {
             mfa: MfaPolicy::default(),
             remember_device_days: 14,
+            push_timeout_seconds: 60,
         }
     }
 }
@@ -257,6 +260,9 @@ impl Config {
         }
         if self.lockout.second_factor_threshold < 2 {
             return bad("lockout.second_factor_threshold must be at least 2".into());
+        }
+        if !(10..=600).contains(&self.policy.push_timeout_seconds) {
+            return bad("policy.push_timeout_seconds must be between 10 and 600".into());
         }
         if !(0..=365).contains(&self.policy.remember_device_days) {
             return bad("policy.remember_device_days must be between 0 and 365".into());

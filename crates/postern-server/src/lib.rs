@@ -15,6 +15,7 @@ pub mod lockout;
 pub mod methods;
 pub mod metrics;
 pub mod pages;
+pub mod push;
 pub mod ratelimit;
 pub mod routes;
 pub mod signin;

@@ -91,6 +91,38 @@ pub struct OtherWaysPage {
     pub choices: Vec<Choice>,
 }
 
+/// Waiting for a push approval.
+#[derive(Template)]
+#[template(path = "push_wait.html")]
+pub struct PushWaitPage {
+    pub org: String,
+    pub client_name: String,
+    pub username: String,
+    pub number: u32,
+    pub progress: String,
+    pub expires: String,
+    pub events_url: String,
+    pub page_url: String,
+    pub other_url: String,
+    pub code_url: Option<String>,
+    pub notice: Option<String>,
+}
+
+/// A push that did not sign the user in (500121), with every other way on.
+#[derive(Template)]
+#[template(path = "push_failed.html")]
+pub struct PushFailedPage {
+    pub org: String,
+    pub client_name: String,
+    pub username: String,
+    pub cause: String,
+    pub e: ErrorView,
+    pub retry_url: String,
+    pub retry_refused: Option<String>,
+    pub csrf: String,
+    pub choices: Vec<Choice>,
+}
+
 /// What an authenticator-app enrollment shows.
 pub struct EnrollView {
     pub secret_key: String,
@@ -143,6 +175,17 @@ pub struct TotpEnrollPage {
     pub error: Option<ErrorView>,
 }
 
+/// Adding the Postern Authenticator from Security info: the activation link and its QR code.
+#[derive(Template)]
+#[template(path = "push_enroll.html")]
+pub struct PushEnrollPage {
+    pub org: String,
+    pub username: String,
+    pub url: String,
+    pub qr_svg: String,
+    pub expires: String,
+}
+
 /// New recovery codes, shown once.
 #[derive(Template)]
 #[template(path = "recovery_codes.html")]
@@ -164,6 +207,8 @@ pub struct MethodRow {
     pub is_default: bool,
     pub can_be_default: bool,
     pub remaining: Option<usize>,
+    /// More about it (a device's last contact and app version).
+    pub detail: Option<String>,
 }
 
 /// A recent sign-in on Security info.

@@ -39,6 +39,8 @@ pub struct Inner {
     pub token_limiter: RateLimiter,
     pub metrics: Metrics,
     pub clients: crate::client_cache::ClientCache,
+    /// Wakes connected authenticators and waiting browsers.
+    pub wakeups: Arc<dyn crate::push::wakeup::Wakeups>,
 }
 
 impl std::ops::Deref for AppState {

@@ -16,6 +16,7 @@ mod keys;
 mod maintenance;
 mod methods;
 mod migrations;
+mod push;
 mod remembered;
 mod rows;
 mod sessions;
@@ -24,6 +25,7 @@ mod signin_log;
 pub mod testing;
 
 pub use methods::MethodRemoval;
+pub use push::PushState;
 pub use signin_log::SignInRecord;
 mod tokens;
 mod users;

@@ -13,8 +13,11 @@ use time::{Duration, OffsetDateTime};
 const GRACE: Duration = Duration::days(1);
 
 /// The purge, table by table: (statement, whether its cutoff is `now - GRACE` or `now`).
-const PURGES: [(&str, bool); 8] = [
+const PURGES: [(&str, bool); 11] = [
     ("DELETE FROM flows WHERE expires_ms < $1", true),
+    ("DELETE FROM push_challenges WHERE expires_ms < $1", true),
+    ("DELETE FROM activations WHERE expires_ms < $1", true),
+    ("DELETE FROM device_signatures WHERE expires_ms < $1", false),
     ("DELETE FROM remembered_devices WHERE expires_ms <= $1", false),
     ("DELETE FROM auth_codes WHERE expires_ms < $1", true),
     ("DELETE FROM sso_sessions WHERE expires_ms <= $1", false),

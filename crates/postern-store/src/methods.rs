@@ -58,6 +58,17 @@ impl Store {
         .collect()
     }
 
+    /// A method by its id alone (a device authenticating itself by its id).
+    pub async fn find_method_by_id(&self, id: &str) -> Result<Option<Method>> {
+        sqlx::query(select_methods!("WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(method_from_row)
+            .transpose()
+    }
+
     /// One of a user's methods.
     pub async fn find_method(&self, user_id: &str, id: &str) -> Result<Option<Method>> {
         sqlx::query(select_methods!("WHERE user_id = $1 AND id = $2"))

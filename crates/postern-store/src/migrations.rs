@@ -49,6 +49,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: SCHEMA_2,
         postgres: SCHEMA_2,
     },
+    Migration {
+        version: 3,
+        description: "push approvals and authenticator devices",
+        sqlite: SCHEMA_3,
+        postgres: SCHEMA_3,
+    },
 ];
 
 /// Key of the PostgreSQL advisory lock held while migrating ("postern" in ASCII).
@@ -434,6 +440,45 @@ CREATE TABLE remembered_devices (
 CREATE INDEX remembered_devices_user ON remembered_devices (user_id);
 CREATE INDEX remembered_devices_expires ON remembered_devices (expires_ms);
 CREATE INDEX signins_user_started ON signins (user_id, started_ms)
+";
+
+/// Push approvals: single-use activation codes, when each device was last heard from, the
+/// challenges (delivery tracking and answer as versioned JSON), the signatures already seen
+/// (replay refusal) and each user's push state (blocked after a report, unanswered streak).
+const SCHEMA_3: &str = "
+CREATE TABLE activations (
+    code_hash TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_ms BIGINT NOT NULL,
+    expires_ms BIGINT NOT NULL,
+    used_ms BIGINT
+);
+CREATE INDEX activations_expires ON activations (expires_ms);
+CREATE TABLE device_contacts (
+    device_id TEXT PRIMARY KEY,
+    last_seen_ms BIGINT NOT NULL
+);
+CREATE TABLE push_challenges (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    flow_id TEXT NOT NULL,
+    created_ms BIGINT NOT NULL,
+    expires_ms BIGINT NOT NULL,
+    data TEXT NOT NULL,
+    version BIGINT NOT NULL
+);
+CREATE INDEX push_challenges_user ON push_challenges (user_id, created_ms);
+CREATE INDEX push_challenges_flow ON push_challenges (flow_id, created_ms);
+CREATE TABLE device_signatures (
+    signature_hash TEXT PRIMARY KEY,
+    expires_ms BIGINT NOT NULL
+);
+CREATE INDEX device_signatures_expires ON device_signatures (expires_ms);
+CREATE TABLE push_states (
+    user_id TEXT PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    blocked_ms BIGINT,
+    unanswered BIGINT NOT NULL
+)
 ";
 
 #[cfg(test)]

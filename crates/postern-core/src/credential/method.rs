@@ -11,10 +11,12 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 /// The kinds of second factor, in the system-preferred order (most phishing-resistant and most
-/// convenient first). Push and passkeys join this list in later issues.
+/// convenient first). Passkeys join this list in a later issue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MethodKind {
+    /// Approval in the Postern Authenticator with number matching (a device-bound key).
+    Push,
     /// A 6-digit code from any authenticator app (RFC 6238).
     Totp,
     /// One of ten single-use codes, for emergencies.
@@ -24,6 +26,7 @@ pub enum MethodKind {
 impl MethodKind {
     pub fn as_str(self) -> &'static str {
         match self {
+            MethodKind::Push => "push",
             MethodKind::Totp => "totp",
             MethodKind::RecoveryCodes => "recovery_codes",
         }
@@ -31,6 +34,7 @@ impl MethodKind {
 
     pub fn parse(s: &str) -> Option<Self> {
         match s {
+            "push" => Some(MethodKind::Push),
             "totp" => Some(MethodKind::Totp),
             "recovery_codes" => Some(MethodKind::RecoveryCodes),
             _ => None,
@@ -40,6 +44,7 @@ impl MethodKind {
     /// What people call it.
     pub fn label(self) -> &'static str {
         match self {
+            MethodKind::Push => "Postern Authenticator (push)",
             MethodKind::Totp => "Authenticator app (code)",
             MethodKind::RecoveryCodes => "Recovery codes",
         }
@@ -53,6 +58,7 @@ impl MethodKind {
     /// The `amr` value (RFC 8176 where one exists) a successful use adds.
     pub fn amr(self) -> &'static str {
         match self {
+            MethodKind::Push => "swk",
             MethodKind::Totp => "otp",
             MethodKind::RecoveryCodes => "rec",
         }
@@ -72,6 +78,12 @@ pub struct RecoveryCodeSlot {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum MethodSecret {
+    /// A registered Postern Authenticator; the method id is the device id.
+    Push {
+        /// Ed25519 public key, base64url.
+        public_key: String,
+        app_version: String,
+    },
     Totp {
         /// The seed, sealed with the master key (base64url), context `totp-seed:<method id>`.
         sealed_seed: String,
@@ -86,6 +98,7 @@ pub enum MethodSecret {
 impl MethodSecret {
     pub fn kind(&self) -> MethodKind {
         match self {
+            MethodSecret::Push { .. } => MethodKind::Push,
             MethodSecret::Totp { .. } => MethodKind::Totp,
             MethodSecret::RecoveryCodes { .. } => MethodKind::RecoveryCodes,
         }
@@ -97,7 +110,7 @@ impl MethodSecret {
             MethodSecret::RecoveryCodes { codes } => {
                 codes.iter().filter(|c| c.used_ms.is_none()).count()
             }
-            MethodSecret::Totp { .. } => 0,
+            MethodSecret::Totp { .. } | MethodSecret::Push { .. } => 0,
         }
     }
 }

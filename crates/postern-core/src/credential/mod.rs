@@ -5,5 +5,6 @@
 
 pub mod method;
 pub mod password;
+pub mod push;
 pub mod recovery;
 pub mod totp;

@@ -31,6 +31,8 @@ enum Matched {
 fn match_code(state: &AppState, method: &Method, typed: &str, now_s: i64) -> Matched {
     let now = state.clock.now();
     match &method.secret {
+        // A push device is answered in the app, never with a typed code.
+        MethodSecret::Push { .. } => Matched::No(CodeRefusal::Wrong),
         MethodSecret::Totp {
             params,
             state: check_state,
@@ -97,7 +99,7 @@ pub async fn verify_code(
         MethodSecret::Totp { params, .. } => {
             format!("{}:{}", method.id, otp::step_at(now_s, params))
         }
-        MethodSecret::RecoveryCodes { .. } => method.id.clone(),
+        MethodSecret::RecoveryCodes { .. } | MethodSecret::Push { .. } => method.id.clone(),
     };
     let normalized: String = typed
         .chars()

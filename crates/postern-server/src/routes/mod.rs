@@ -1,6 +1,7 @@
 //! The router: every path Postern answers, and the layers around them.
 
 pub mod account;
+pub mod authenticator;
 pub mod oidc;
 pub mod ops;
 pub mod signin;
@@ -42,6 +43,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/signin/{flow}", get(signin::show).post(signin::submit))
         .route("/signin/{flow}/other", get(signin::other_ways))
+        .route("/signin/{flow}/push", post(signin::push_retry))
+        .route("/signin/{flow}/push/events", get(signin::push_events))
         .route("/signin/{flow}/continue", get(signin::carry_on))
         .route("/account/signin", get(account::sign_in))
         .route("/account/security", get(account::security))
@@ -49,6 +52,8 @@ pub fn router(state: AppState) -> Router {
             "/account/security/totp",
             get(account::start_totp).post(account::add_totp),
         )
+        .route("/account/security/push", get(account::add_push))
+        .route("/authenticator/activate", get(ops::activation_link))
         .route(
             "/account/security/recovery-codes",
             post(account::create_recovery_codes),
@@ -63,6 +68,21 @@ pub fn router(state: AppState) -> Router {
             "/account/security/sign-out-everywhere",
             post(account::sign_out_everywhere),
         )
+        .route(
+            "/api/authenticator/v1/activate",
+            post(authenticator::activate),
+        )
+        .route("/api/authenticator/v1/pending", get(authenticator::pending))
+        .route(
+            "/api/authenticator/v1/challenges/{id}/shown",
+            post(authenticator::shown),
+        )
+        .route(
+            "/api/authenticator/v1/challenges/{id}/answer",
+            post(authenticator::answer),
+        )
+        .route("/api/authenticator/v1/device", get(authenticator::status))
+        .route("/api/authenticator/v1/events", get(authenticator::events))
         .route("/error", get(ops::explain))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

@@ -326,3 +326,31 @@ pub async fn sign_out_everywhere(
     })
     .await
 }
+
+/// `GET /account/security/push`: a single-use activation link (10 minutes) for the Postern
+/// Authenticator, as a QR code and as text.
+pub async fn add_push(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+) -> Response {
+    with_account(
+        state,
+        rid,
+        headers,
+        None,
+        Guard::SecondFactor,
+        |state, account, _, _| async move {
+            let url = crate::push::new_activation(&state, &account.user.id).await?;
+            let expires = state.clock.now() + crate::push::ACTIVATION_LIFETIME;
+            Ok(pages::render(&pages::PushEnrollPage {
+                org: state.config.organisation.clone(),
+                username: account.user.username.clone(),
+                qr_svg: crate::methods::qr::svg(&url),
+                url,
+                expires: postern_core::clock::iso8601(expires),
+            }))
+        },
+    )
+    .await
+}

@@ -24,7 +24,7 @@ use postern_core::user::User;
 use postern_store::StoreError;
 
 pub use actions::{
-    add_totp, create_recovery_codes, forget_devices, remove_method, set_default,
+    add_push, add_totp, create_recovery_codes, forget_devices, remove_method, set_default,
     sign_out_everywhere, start_totp,
 };
 
@@ -164,7 +164,17 @@ pub(crate) async fn render(
 ) -> Result<Response, StoreError> {
     let now = state.clock.now();
     let methods = state.store.list_methods(&account.user.id).await?;
-    let rows: Vec<MethodRow> = methods.iter().map(method_row).collect();
+    let mut rows: Vec<MethodRow> = methods.iter().map(method_row).collect();
+    for (row, m) in rows.iter_mut().zip(&methods) {
+        if let postern_core::credential::method::MethodSecret::Push { app_version, .. } = &m.secret
+        {
+            let seen = state.store.find_device_contact(&m.id).await?;
+            row.detail = Some(format!(
+                "App {app_version}; last contact {}",
+                seen.map(iso8601).unwrap_or_else(|| "never".into())
+            ));
+        }
+    }
     let remembered_count = state
         .store
         .count_remembered_devices(&account.user.id, now)
@@ -226,6 +236,7 @@ fn method_row(m: &Method) -> MethodRow {
         is_default: m.is_default && m.kind().can_be_default(),
         can_be_default: m.kind().can_be_default(),
         remaining: (m.kind() == MethodKind::RecoveryCodes).then(|| m.secret.remaining_codes()),
+        detail: None,
     }
 }
 

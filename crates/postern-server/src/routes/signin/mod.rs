@@ -5,6 +5,7 @@
 //! that already finished (back button, second tab) restarts the sign-in with a short notice.
 
 mod password;
+mod push;
 mod register;
 mod second_factor;
 
@@ -24,6 +25,7 @@ use postern_core::oidc::params::Params;
 use postern_core::secret::hash_token;
 use postern_store::StoreError;
 
+pub use push::{events as push_events, retry as push_retry};
 pub use second_factor::{carry_on, other_ways};
 
 /// What to do with a flow found by id.
@@ -162,9 +164,9 @@ pub async fn show(
             let hint = flow.request.login_hint.clone().unwrap_or_default();
             return password::form_page(&state, &flow, &hint, notice, None);
         }
-        FlowState::SecondFactor { user_id, .. } => {
+        FlowState::SecondFactor { user_id, amr } => {
             let method = query.get("method");
-            second_factor::prompt(&state, &flow, user_id, method, None, &ctx).await
+            second_factor::prompt(&state, &flow, user_id, amr, method, None, &headers, &ctx).await
         }
         FlowState::RegisterSecondFactor { user_id, amr } => {
             register::page(&state, &flow, user_id, amr, None, None).await

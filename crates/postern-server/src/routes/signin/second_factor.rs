@@ -8,6 +8,7 @@ use crate::http::{ClientInfo, RequestId};
 use crate::methods;
 use crate::metrics::Metrics;
 use crate::pages::{self, Choice, OtherWaysPage, SecondFactorPage};
+use crate::push;
 use crate::signin::{self, Destination, log, remember};
 use crate::state::AppState;
 use axum::Extension;
@@ -39,20 +40,49 @@ fn stranded(state: &AppState, ctx: &ErrorContext) -> Response {
 }
 
 /// `GET /signin/{flow}` in the second-factor state (also re-shown with an error).
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn prompt(
     state: &AppState,
     flow: &Flow,
     user_id: &str,
+    amr: &[String],
     picked: Option<&str>,
     error: Option<pages::ErrorView>,
+    headers: &HeaderMap,
     ctx: &ErrorContext,
 ) -> Answer {
     let methods = state.store.list_methods(user_id).await?;
-    let Some(method) = pick(&methods, picked) else {
+    let Some(mut method) = pick(&methods, picked) else {
         return Ok(stranded(state, ctx));
     };
+    let mut notice = None;
+    if method.kind() == MethodKind::Push
+        && picked.is_none()
+        && push::code_first(state, user_id).await?
+    {
+        if let Some(code) = first_code_method(&methods) {
+            method = code;
+            notice = Some("Your last push requests were not approved, so this time we ask for a code. A push is still under \"Sign in another way\".".to_owned());
+        }
+    }
+    if method.kind() == MethodKind::Push {
+        let device = method.clone();
+        match super::push::prompt(state, flow, user_id, amr, &device, &methods, headers, ctx)
+            .await?
+        {
+            super::push::Shown::Page(page) => return Ok(page),
+            super::push::Shown::Refused(why) => match first_code_method(&methods) {
+                Some(code) => {
+                    method = code;
+                    notice = Some(why);
+                }
+                None => return Ok(stranded(state, ctx)),
+            },
+        }
+    }
     let username = username_of(state, user_id).await?;
     let (heading, instruction, inputmode) = match method.kind() {
+        MethodKind::Push => return Ok(stranded(state, ctx)),
         MethodKind::Totp => (
             "Enter code",
             format!(
@@ -83,18 +113,58 @@ pub(super) async fn prompt(
         remember_days: remember::offered(state, &flow.request)
             .then_some(state.config.policy.remember_device_days),
         other_url: format!("/signin/{}/other", flow.id),
-        notice: None,
+        notice,
         error,
     }))
 }
 
-async fn username_of(state: &AppState, user_id: &str) -> Result<String, postern_store::StoreError> {
+/// The first usable code method (app code before recovery code).
+fn first_code_method(methods: &[Method]) -> Option<&Method> {
+    usable(methods)
+        .filter(|m| m.kind() != MethodKind::Push)
+        .min_by_key(|m| (m.kind(), m.created))
+}
+
+pub(super) async fn username_of(
+    state: &AppState,
+    user_id: &str,
+) -> Result<String, postern_store::StoreError> {
     Ok(state
         .store
         .find_user_by_id(user_id)
         .await?
         .map(|u| u.username)
         .unwrap_or_default())
+}
+
+/// "Sign in another way": a link for every usable method of the user but `except`.
+pub(super) fn choices(flow: &Flow, methods: &[Method], except: Option<&str>) -> Vec<Choice> {
+    usable(methods)
+        .filter(|m| Some(m.id.as_str()) != except)
+        .map(|m| {
+            let href = format!("/signin/{}?method={}", flow.id, m.id);
+            match m.kind() {
+                MethodKind::Push => Choice {
+                    href,
+                    label: format!(
+                        "Approve a request in the Postern Authenticator ('{}')",
+                        m.name
+                    ),
+                    hint: None,
+                },
+                MethodKind::Totp => Choice {
+                    href,
+                    label: format!("Use a code from my authenticator app ('{}')", m.name),
+                    hint: Some("works without a network connection".into()),
+                },
+                MethodKind::RecoveryCodes => Choice {
+                    href,
+                    label: "Use a recovery code".into(),
+                    hint: Some(format!("{} left", m.secret.remaining_codes())),
+                },
+            }
+        })
+        .collect()
 }
 
 /// `GET /signin/{flow}/other`: every way this user can finish signing in.
@@ -116,20 +186,7 @@ pub async fn other_ways(
     };
     let shown = async {
         let methods = state.store.list_methods(user_id).await?;
-        let choices: Vec<Choice> = usable(&methods)
-            .map(|m| match m.kind() {
-                MethodKind::Totp => Choice {
-                    href: format!("/signin/{}?method={}", flow.id, m.id),
-                    label: format!("Use a code from my authenticator app ('{}')", m.name),
-                    hint: Some("works without a network connection".into()),
-                },
-                MethodKind::RecoveryCodes => Choice {
-                    href: format!("/signin/{}?method={}", flow.id, m.id),
-                    label: "Use a recovery code".into(),
-                    hint: Some(format!("{} left", m.secret.remaining_codes())),
-                },
-            })
-            .collect();
+        let choices = choices(&flow, &methods, None);
         if choices.is_empty() {
             return Ok(stranded(&state, &ctx));
         }
@@ -163,11 +220,11 @@ pub(super) async fn submit(
     };
     if picked != Some(method.id.as_str()) {
         // The method on the page is gone (removed, or its codes used up meanwhile): ask again.
-        return prompt(state, flow, user_id, None, None, ctx).await;
+        return prompt(state, flow, user_id, amr, None, None, headers, ctx).await;
     }
     if code.is_empty() || code.len() > 64 {
         let view = ctx.view(ErrorCode::MissingParameter, Some("Enter the code.".into()));
-        return prompt(state, flow, user_id, picked, Some(view), ctx).await;
+        return prompt(state, flow, user_id, amr, picked, Some(view), headers, ctx).await;
     }
     let name = method.name.clone();
     let method_id = method.id.clone();
@@ -212,7 +269,17 @@ pub(super) async fn submit(
                 _ => None,
             };
             let view = ctx.view(code, safe_detail);
-            prompt(state, flow, user_id, Some(&method_id), Some(view), ctx).await
+            prompt(
+                state,
+                flow,
+                user_id,
+                amr,
+                Some(&method_id),
+                Some(view),
+                headers,
+                ctx,
+            )
+            .await
         }
         Step::Advance(FlowState::Complete {
             user_id,
@@ -267,6 +334,7 @@ pub(super) async fn submit(
 /// The log's method name for a kind.
 fn step_method(kind: MethodKind) -> &'static str {
     match kind {
+        MethodKind::Push => "push",
         MethodKind::Totp => "totp",
         MethodKind::RecoveryCodes => "recovery_code",
     }

@@ -1,0 +1,349 @@
+//! Push approvals with number matching: the challenge a sign-in stores for the user's devices,
+//! its delivery tracking, the rules for an answer, and the cause of a failure in plain words.
+//!
+//! A push is only a wake-up call: the challenge lives in the store, the app fetches what is
+//! pending whenever it connects, and every step of the delivery is recorded so that the browser
+//! and the helpdesk can tell what happened. Pure functions over data; time and randomness are
+//! passed in.
+
+use crate::random::Random;
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+
+/// At most this many push requests per user in [`FATIGUE_WINDOW`]; then only code methods.
+pub const FATIGUE_LIMIT: usize = 3;
+pub const FATIGUE_WINDOW: Duration = Duration::minutes(5);
+/// After this many ignored or denied pushes in a row, the next sign-in starts with a code.
+pub const UNANSWERED_BEFORE_CODE_FIRST: u32 = 2;
+/// A device not heard from for this long is named on the waiting page before the user waits.
+pub const STALE_DEVICE: Duration = Duration::hours(24);
+
+/// One device a challenge was sent to, and how far the delivery got.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub device_id: String,
+    pub device_name: String,
+    /// When the device was last heard from, as known when the challenge was made.
+    pub last_seen_ms: Option<i64>,
+    /// Woken over an open connection.
+    pub woke_ms: Option<i64>,
+    /// The app fetched it (pending list or event stream).
+    pub fetched_ms: Option<i64>,
+    /// The app showed it to the user.
+    pub shown_ms: Option<i64>,
+}
+
+/// How a challenge was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    Approved,
+    Denied,
+    /// Denied with "I didn't try to sign in".
+    Reported,
+    WrongNumber,
+}
+
+/// The answer, once there is one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Answer {
+    pub device_id: String,
+    pub resolution: Resolution,
+    pub at_ms: i64,
+}
+
+/// A push challenge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Challenge {
+    pub id: String,
+    pub user_id: String,
+    pub flow_id: String,
+    pub correlation_id: String,
+    /// The application the user is signing in to.
+    pub app_name: String,
+    pub ip: String,
+    /// The two-digit number shown in the browser and typed into the app.
+    pub number: u32,
+    pub created: OffsetDateTime,
+    pub expires: OffsetDateTime,
+    pub deliveries: Vec<Delivery>,
+    pub answer: Option<Answer>,
+    /// Whether the failure was already written to the sign-in log.
+    #[serde(default)]
+    pub failure_logged: bool,
+    /// Bumped on every write (answers are written over the version read: single use).
+    #[serde(skip)]
+    pub version: i64,
+}
+
+/// Where a challenge stands at a given time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Pending,
+    Resolved(Resolution),
+    Expired,
+}
+
+impl Challenge {
+    pub fn status(&self, now: OffsetDateTime) -> Status {
+        match &self.answer {
+            Some(a) => Status::Resolved(a.resolution),
+            None if now >= self.expires => Status::Expired,
+            None => Status::Pending,
+        }
+    }
+
+    pub fn delivery_mut(&mut self, device_id: &str) -> Option<&mut Delivery> {
+        self.deliveries
+            .iter_mut()
+            .find(|d| d.device_id == device_id)
+    }
+
+    /// What the waiting page says right now.
+    pub fn progress(&self, now: OffsetDateTime) -> String {
+        let shown = self.deliveries.iter().find(|d| d.shown_ms.is_some());
+        let fetched = self.deliveries.iter().find(|d| d.fetched_ms.is_some());
+        if let Some(d) = shown {
+            return format!("Opened on '{}'. Enter the number there.", d.device_name);
+        }
+        if let Some(d) = fetched {
+            return format!(
+                "Delivered to '{}'. Open the Postern Authenticator.",
+                d.device_name
+            );
+        }
+        let mut text = "Sent — your device hasn't picked it up yet.".to_owned();
+        for d in &self.deliveries {
+            if let Some(note) = stale_note(d, now) {
+                text.push(' ');
+                text.push_str(&note);
+            }
+        }
+        text
+    }
+
+    /// Why the push did not sign the user in, in plain words from the tracked steps.
+    pub fn cause(&self, now: OffsetDateTime) -> Option<String> {
+        let name = |id: &str| {
+            self.deliveries
+                .iter()
+                .find(|d| d.device_id == id)
+                .map(|d| d.device_name.clone())
+                .unwrap_or_else(|| "a device".into())
+        };
+        match self.status(now) {
+            Status::Pending | Status::Resolved(Resolution::Approved) => None,
+            Status::Resolved(Resolution::Denied) => Some(format!(
+                "denied on '{}'",
+                name(&self.answer.as_ref()?.device_id)
+            )),
+            Status::Resolved(Resolution::Reported) => Some(format!(
+                "denied on '{}' and reported as not the user (push is blocked for this account)",
+                name(&self.answer.as_ref()?.device_id)
+            )),
+            Status::Resolved(Resolution::WrongNumber) => Some(format!(
+                "wrong number entered on '{}'",
+                name(&self.answer.as_ref()?.device_id)
+            )),
+            Status::Expired => {
+                let secs = (self.expires - self.created).whole_seconds();
+                Some(
+                    if let Some(d) = self.deliveries.iter().find(|d| d.shown_ms.is_some()) {
+                        format!(
+                            "opened on '{}' but not answered within {secs} s",
+                            d.device_name
+                        )
+                    } else if let Some(d) = self.deliveries.iter().find(|d| d.fetched_ms.is_some())
+                    {
+                        format!(
+                            "delivered to '{}' but not opened within {secs} s",
+                            d.device_name
+                        )
+                    } else {
+                        let who: Vec<String> = self
+                            .deliveries
+                            .iter()
+                            .map(|d| match d.last_seen_ms {
+                                Some(ms) => format!(
+                                    "'{}' has not connected since {}",
+                                    d.device_name,
+                                    crate::clock::iso8601(crate::clock::from_millis(ms))
+                                ),
+                                None => format!("'{}' has never connected", d.device_name),
+                            })
+                            .collect();
+                        format!("not delivered within {secs} s: {}", who.join("; "))
+                    },
+                )
+            }
+        }
+    }
+}
+
+/// "'Pixel 7' has not connected since …" for a device not heard from for a long time.
+pub fn stale_note(d: &Delivery, now: OffsetDateTime) -> Option<String> {
+    match d.last_seen_ms.map(crate::clock::from_millis) {
+        None => Some(format!(
+            "'{}' has never connected: open the Postern Authenticator on it, or choose another way.",
+            d.device_name
+        )),
+        Some(seen) if now - seen > STALE_DEVICE => Some(format!(
+            "'{}' has not connected since {}: open the app on it, or choose another way.",
+            d.device_name,
+            crate::clock::iso8601(seen)
+        )),
+        Some(_) => None,
+    }
+}
+
+/// A number from 10 to 99, uniformly.
+pub fn new_number(rng: &dyn Random) -> u32 {
+    loop {
+        let mut b = [0u8; 1];
+        rng.fill(&mut b);
+        // 180 = 2 × 90: rejection keeps it uniform.
+        if b[0] < 180 {
+            return 10 + u32::from(b[0]) % 90;
+        }
+    }
+}
+
+/// What an answer from a device does to a pending challenge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerCheck {
+    /// Record this resolution.
+    Resolve(Resolution),
+    Expired,
+    AlreadyAnswered,
+    /// The device is not one the challenge was sent to.
+    NotTargeted,
+}
+
+/// Checks an answer (approve with `number`, or deny) from `device_id` at `now`.
+pub fn check_answer(
+    c: &Challenge,
+    device_id: &str,
+    approve: bool,
+    number: Option<u32>,
+    report: bool,
+    now: OffsetDateTime,
+) -> AnswerCheck {
+    if !c.deliveries.iter().any(|d| d.device_id == device_id) {
+        return AnswerCheck::NotTargeted;
+    }
+    match c.status(now) {
+        Status::Resolved(_) => return AnswerCheck::AlreadyAnswered,
+        Status::Expired => return AnswerCheck::Expired,
+        Status::Pending => {}
+    }
+    if !approve {
+        return AnswerCheck::Resolve(if report {
+            Resolution::Reported
+        } else {
+            Resolution::Denied
+        });
+    }
+    let matches = number.is_some_and(|n| {
+        crate::secret::ct_eq(n.to_string().as_bytes(), c.number.to_string().as_bytes())
+    });
+    AnswerCheck::Resolve(if matches {
+        Resolution::Approved
+    } else {
+        Resolution::WrongNumber
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::random::OsRandom;
+
+    fn challenge(now: OffsetDateTime) -> Challenge {
+        Challenge {
+            id: "c".into(),
+            user_id: "u".into(),
+            flow_id: "f".into(),
+            correlation_id: "k".into(),
+            app_name: "Hub".into(),
+            ip: "10.0.0.1".into(),
+            number: 42,
+            created: now,
+            expires: now + Duration::seconds(60),
+            deliveries: vec![Delivery {
+                device_id: "d".into(),
+                device_name: "Pixel 7".into(),
+                last_seen_ms: Some(crate::clock::to_millis(now - Duration::days(3))),
+                woke_ms: None,
+                fetched_ms: None,
+                shown_ms: None,
+            }],
+            answer: None,
+            failure_logged: false,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn numbers_are_two_digits() {
+        for _ in 0..1000 {
+            assert!((10..=99).contains(&new_number(&OsRandom)));
+        }
+    }
+
+    #[test]
+    fn answers_and_causes() {
+        let now = OffsetDateTime::UNIX_EPOCH + Duration::days(20000);
+        let c = challenge(now);
+        assert_eq!(
+            check_answer(&c, "x", true, Some(42), false, now),
+            AnswerCheck::NotTargeted
+        );
+        assert_eq!(
+            check_answer(&c, "d", true, Some(42), false, now),
+            AnswerCheck::Resolve(Resolution::Approved)
+        );
+        assert_eq!(
+            check_answer(&c, "d", true, Some(24), false, now),
+            AnswerCheck::Resolve(Resolution::WrongNumber)
+        );
+        assert_eq!(
+            check_answer(&c, "d", true, None, false, now),
+            AnswerCheck::Resolve(Resolution::WrongNumber)
+        );
+        assert_eq!(
+            check_answer(&c, "d", false, None, true, now),
+            AnswerCheck::Resolve(Resolution::Reported)
+        );
+        let later = now + Duration::seconds(61);
+        assert_eq!(
+            check_answer(&c, "d", true, Some(42), false, later),
+            AnswerCheck::Expired
+        );
+        assert!(c.progress(now).contains("has not connected since"));
+        let cause = c.cause(later).unwrap();
+        assert!(
+            cause.starts_with("not delivered within 60 s: 'Pixel 7' has not connected since"),
+            "{cause}"
+        );
+
+        let mut opened = c.clone();
+        opened.deliveries[0].fetched_ms = Some(1);
+        opened.deliveries[0].shown_ms = Some(2);
+        assert_eq!(
+            opened.cause(later).unwrap(),
+            "opened on 'Pixel 7' but not answered within 60 s"
+        );
+        assert!(opened.progress(now).starts_with("Opened on 'Pixel 7'"));
+        let mut denied = c.clone();
+        denied.answer = Some(Answer {
+            device_id: "d".into(),
+            resolution: Resolution::Denied,
+            at_ms: 0,
+        });
+        assert_eq!(denied.cause(now).unwrap(), "denied on 'Pixel 7'");
+        assert_eq!(
+            check_answer(&denied, "d", true, Some(42), false, now),
+            AnswerCheck::AlreadyAnswered
+        );
+    }
+}

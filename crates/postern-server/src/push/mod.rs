@@ -1,0 +1,431 @@
+//! Push approvals on the server: activating a Postern Authenticator, creating a challenge for a
+//! sign-in and waking the user's devices, what a device fetches, marks shown and answers. The
+//! rules (number matching, causes, fatigue) are in `postern_core::credential::push`; device
+//! requests are authenticated in `device_auth`, and wake-ups go through `wakeup`.
+
+pub mod device_auth;
+pub mod wakeup;
+
+use crate::lockout::{self, Kind};
+use crate::methods::totp;
+use crate::state::AppState;
+use postern_core::credential::method::{Method, MethodKind, MethodSecret, default_method};
+use postern_core::credential::push::{
+    self as rules, AnswerCheck, Challenge, Delivery, Resolution, Status,
+};
+use postern_core::credential::totp::{self as otp, TotpParams, TotpState};
+use postern_core::random;
+use postern_core::secret::hash_token;
+use postern_proto::authenticator::{
+    AccountInfo, ActivateRequest, ActivateResponse, AnswerOutcome, PendingChallenge,
+};
+use postern_store::{PushState, StoreError};
+use time::Duration;
+use wakeup::DeviceEvent;
+
+/// How long an activation link works.
+pub const ACTIVATION_LIFETIME: Duration = Duration::minutes(10);
+/// How far back the pending list looks (longer than any push timeout).
+const PENDING_HORIZON: Duration = Duration::minutes(15);
+const ATTEMPTS: usize = 20;
+
+/// A new single-use activation link for `user_id`.
+pub async fn new_activation(state: &AppState, user_id: &str) -> Result<String, StoreError> {
+    let code = random::token(&*state.rng, 24);
+    let now = state.clock.now();
+    state
+        .store
+        .create_activation(&hash_token(&code), user_id, now, now + ACTIVATION_LIFETIME)
+        .await?;
+    Ok(format!(
+        "{}{}?code={code}",
+        state.issuer,
+        postern_proto::authenticator::ACTIVATION_PATH
+    ))
+}
+
+/// Why an activation was refused (the app shows the message).
+pub struct Refused(pub &'static str, pub String);
+
+/// Registers a device from an activation: a push method (the default from now on: the most
+/// convenient factor) and a TOTP method for the same app's offline codes.
+pub async fn activate(
+    state: &AppState,
+    req: &ActivateRequest,
+) -> Result<Result<ActivateResponse, Refused>, StoreError> {
+    let key_ok = data_encoding::BASE64URL_NOPAD
+        .decode(req.public_key.as_bytes())
+        .is_ok_and(|k| k.len() == 32);
+    if !key_ok {
+        return Ok(Err(Refused(
+            "invalid_request",
+            "public_key must be an Ed25519 public key (32 bytes, base64url)".into(),
+        )));
+    }
+    let now = state.clock.now();
+    let Some(user_id) = state
+        .store
+        .use_activation(&hash_token(&req.code), now)
+        .await?
+    else {
+        return Ok(Err(Refused(
+            "activation_invalid",
+            "this activation link is unknown, used or expired (links work once, for 10 minutes): open Security info and add the app again".into(),
+        )));
+    };
+    let Some(user) = state.store.find_user_by_id(&user_id).await? else {
+        return Ok(Err(Refused(
+            "activation_invalid",
+            "the account is gone".into(),
+        )));
+    };
+    let device_name = totp::clean_name(&req.device_name, "Postern Authenticator");
+    let device = Method {
+        id: random::uuid(&*state.rng),
+        user_id: user.id.clone(),
+        name: device_name.clone(),
+        created: now,
+        last_used: None,
+        is_default: true,
+        secret: MethodSecret::Push {
+            public_key: req.public_key.clone(),
+            app_version: req.app_version.chars().take(40).collect(),
+        },
+        version: 1,
+    };
+    state.store.create_method(&device).await?;
+    state.store.touch_device(&device.id, now).await?;
+
+    // The same app shows 6-digit codes for this account: a TOTP method of its own.
+    let seed = zeroize::Zeroizing::new(random::bytes(&*state.rng, otp::SECRET_BYTES));
+    let params = TotpParams::default();
+    let code_id = random::uuid(&*state.rng);
+    let sealed = state.master.seal(
+        &*state.rng,
+        &postern_core::credential::method::totp_seal_context(&code_id),
+        &seed,
+    );
+    let codes = Method {
+        id: code_id,
+        user_id: user.id.clone(),
+        name: format!("{device_name} (code)"),
+        created: now,
+        last_used: None,
+        is_default: false,
+        secret: MethodSecret::Totp {
+            sealed_seed: data_encoding::BASE64URL_NOPAD.encode(&sealed),
+            params,
+            state: TotpState::default(),
+        },
+        version: 1,
+    };
+    state.store.create_method(&codes).await?;
+    Ok(Ok(ActivateResponse {
+        device_id: device.id,
+        account: AccountInfo {
+            issuer: state.issuer.clone(),
+            organisation: state.config.organisation.clone(),
+            username: user.username.clone(),
+        },
+        totp_uri: otp::otpauth_uri(&state.config.organisation, &user.username, &seed, &params),
+        server_time_ms: postern_core::clock::to_millis(now),
+    }))
+}
+
+/// Whether push may be offered to the user now, and if not, why (in words for the page).
+pub async fn push_refusal(state: &AppState, user_id: &str) -> Result<Option<String>, StoreError> {
+    let push = state.store.find_push_state(user_id).await?;
+    if push.blocked.is_some() {
+        return Ok(Some("Push requests are turned off for your account because one was reported as not you. Use a code instead, and check Security info.".into()));
+    }
+    let since = state.clock.now() - rules::FATIGUE_WINDOW;
+    let recent = state.store.list_user_challenges(user_id, since).await?;
+    if recent.len() >= rules::FATIGUE_LIMIT {
+        return Ok(Some(format!(
+            "{} push requests in the last 5 minutes is the most we send. Use a code instead.",
+            rules::FATIGUE_LIMIT
+        )));
+    }
+    Ok(None)
+}
+
+/// Whether the next sign-in should start with a code (after ignored or denied pushes in a row).
+pub async fn code_first(state: &AppState, user_id: &str) -> Result<bool, StoreError> {
+    let push = state.store.find_push_state(user_id).await?;
+    Ok(push.blocked.is_some() || push.unanswered >= i64::from(rules::UNANSWERED_BEFORE_CODE_FIRST))
+}
+
+/// Sends a push for a sign-in to every push device of the user: stores the challenge, then wakes
+/// the devices that have a connection open (and records which were woken).
+pub async fn start(
+    state: &AppState,
+    flow: &postern_core::flow::Flow,
+    user_id: &str,
+    methods: &[Method],
+    ip: &str,
+) -> Result<Challenge, StoreError> {
+    let now = state.clock.now();
+    let mut deliveries = vec![];
+    for m in methods.iter().filter(|m| m.kind() == MethodKind::Push) {
+        let seen = state.store.find_device_contact(&m.id).await?;
+        deliveries.push(Delivery {
+            device_id: m.id.clone(),
+            device_name: m.name.clone(),
+            last_seen_ms: seen.map(postern_core::clock::to_millis),
+            woke_ms: None,
+            fetched_ms: None,
+            shown_ms: None,
+        });
+    }
+    let mut challenge = Challenge {
+        id: random::uuid(&*state.rng),
+        user_id: user_id.to_owned(),
+        flow_id: flow.id.clone(),
+        correlation_id: flow.correlation_id.clone(),
+        app_name: flow.client_name.clone(),
+        ip: ip.to_owned(),
+        number: rules::new_number(&*state.rng),
+        created: now,
+        expires: now + Duration::seconds(state.config.policy.push_timeout_seconds),
+        deliveries,
+        answer: None,
+        failure_logged: false,
+        version: 1,
+    };
+    state.store.create_challenge(&challenge).await?;
+    let mut woke = false;
+    for d in &mut challenge.deliveries {
+        if state
+            .wakeups
+            .wake_device(&d.device_id, DeviceEvent::Challenge(challenge.id.clone()))
+        {
+            d.woke_ms = Some(postern_core::clock::to_millis(now));
+            woke = true;
+        }
+    }
+    if woke && state.store.update_challenge(&challenge).await? {
+        challenge.version += 1;
+    }
+    Ok(challenge)
+}
+
+/// The wire form of a challenge for a device.
+pub fn to_pending(c: &Challenge, username: &str) -> PendingChallenge {
+    let rfc3339 = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    };
+    PendingChallenge {
+        id: c.id.clone(),
+        app: c.app_name.clone(),
+        ip: c.ip.clone(),
+        username: username.to_owned(),
+        created: rfc3339(c.created),
+        expires: rfc3339(c.expires),
+    }
+}
+
+/// Applies `change` to a challenge with optimistic concurrency; returns the challenge as written
+/// (None if it is gone). `change` returns false to write nothing.
+async fn modify<F>(
+    state: &AppState,
+    id: &str,
+    mut change: F,
+) -> Result<Option<Challenge>, StoreError>
+where
+    F: FnMut(&mut Challenge) -> bool,
+{
+    for _ in 0..ATTEMPTS {
+        let Some(mut c) = state.store.find_challenge(id).await? else {
+            return Ok(None);
+        };
+        if !change(&mut c) {
+            return Ok(Some(c));
+        }
+        if state.store.update_challenge(&c).await? {
+            c.version += 1;
+            state.wakeups.challenge_changed(&c.id);
+            return Ok(Some(c));
+        }
+    }
+    Err(StoreError::Conflict(format!(
+        "push challenge {id} (too contended)"
+    )))
+}
+
+/// Records that `device` fetched challenge `id` (first time only).
+pub async fn mark_fetched(state: &AppState, device_id: &str, id: &str) -> Result<(), StoreError> {
+    let now = postern_core::clock::to_millis(state.clock.now());
+    modify(state, id, |c| match c.delivery_mut(device_id) {
+        Some(d) if d.fetched_ms.is_none() => {
+            d.fetched_ms = Some(now);
+            true
+        }
+        _ => false,
+    })
+    .await?;
+    Ok(())
+}
+
+/// What is pending for a device now (marked as fetched by it).
+pub async fn pending_for(state: &AppState, device: &Method) -> Result<Vec<Challenge>, StoreError> {
+    let now = state.clock.now();
+    let recent = state
+        .store
+        .list_user_challenges(&device.user_id, now - PENDING_HORIZON)
+        .await?;
+    let mut out = vec![];
+    for c in recent {
+        if c.status(now) == Status::Pending && c.deliveries.iter().any(|d| d.device_id == device.id)
+        {
+            mark_fetched(state, &device.id, &c.id).await?;
+            out.push(c);
+        }
+    }
+    out.sort_by_key(|c| c.created);
+    Ok(out)
+}
+
+/// Records that the app showed challenge `id` to the user. False if it is not this device's.
+pub async fn mark_shown(state: &AppState, device: &Method, id: &str) -> Result<bool, StoreError> {
+    let now = postern_core::clock::to_millis(state.clock.now());
+    let c = modify(state, id, |c| {
+        if c.user_id != device.user_id {
+            return false;
+        }
+        match c.delivery_mut(&device.id) {
+            Some(d) if d.shown_ms.is_none() => {
+                d.fetched_ms.get_or_insert(now);
+                d.shown_ms = Some(now);
+                true
+            }
+            _ => false,
+        }
+    })
+    .await?;
+    Ok(c.is_some_and(|c| {
+        c.user_id == device.user_id && c.deliveries.iter().any(|d| d.device_id == device.id)
+    }))
+}
+
+/// A device's answer to challenge `id`. `None` when it is not a challenge of this device.
+pub async fn answer(
+    state: &AppState,
+    device: &Method,
+    id: &str,
+    approve: bool,
+    number: Option<u32>,
+    report: bool,
+) -> Result<Option<AnswerOutcome>, StoreError> {
+    let now = state.clock.now();
+    let mut outcome = None;
+    // Set by the run of `change` that was written (a retried run resets it).
+    let mut resolved = None;
+    let written = modify(state, id, |c| {
+        resolved = None;
+        outcome = None;
+        if c.user_id != device.user_id {
+            return false;
+        }
+        match rules::check_answer(c, &device.id, approve, number, report, now) {
+            AnswerCheck::NotTargeted => false,
+            AnswerCheck::Expired => {
+                outcome = Some(AnswerOutcome::Expired);
+                false
+            }
+            AnswerCheck::AlreadyAnswered => {
+                outcome = Some(AnswerOutcome::AlreadyAnswered);
+                false
+            }
+            AnswerCheck::Resolve(resolution) => {
+                outcome = Some(match resolution {
+                    Resolution::Approved => AnswerOutcome::Approved,
+                    Resolution::Denied | Resolution::Reported => AnswerOutcome::Denied,
+                    Resolution::WrongNumber => AnswerOutcome::WrongNumber,
+                });
+                resolved = Some(resolution);
+                let at = postern_core::clock::to_millis(now);
+                if let Some(d) = c.delivery_mut(&device.id) {
+                    d.fetched_ms.get_or_insert(at);
+                    d.shown_ms.get_or_insert(at);
+                }
+                c.answer = Some(rules::Answer {
+                    device_id: device.id.clone(),
+                    resolution,
+                    at_ms: at,
+                });
+                true
+            }
+        }
+    })
+    .await?;
+    if let (Some(c), Some(resolution)) = (written, resolved) {
+        after_answer(state, &c, resolution).await?;
+    }
+    Ok(outcome)
+}
+
+/// What an answer changes beyond the challenge: the push state, the second-factor lockout for a
+/// wrong number, and the other devices (which stop showing it).
+async fn after_answer(
+    state: &AppState,
+    c: &Challenge,
+    resolution: Resolution,
+) -> Result<(), StoreError> {
+    let mut push = state.store.find_push_state(&c.user_id).await?;
+    match resolution {
+        Resolution::Approved => push.unanswered = 0,
+        Resolution::Denied | Resolution::WrongNumber => push.unanswered += 1,
+        Resolution::Reported => {
+            push.unanswered += 1;
+            push.blocked = Some(state.clock.now());
+        }
+    }
+    state.store.set_push_state(&c.user_id, &push).await?;
+    if resolution == Resolution::WrongNumber {
+        // A wrong number is a failed second-factor attempt (its own fingerprint: never a repeat).
+        let print = lockout::fingerprint(state, Kind::SecondFactor, &c.user_id, &c.id, "push");
+        let (lock, version) = lockout::find(state, &c.user_id, Kind::SecondFactor).await?;
+        lockout::record_failure(state, &c.user_id, Kind::SecondFactor, &print, lock, version)
+            .await?;
+    }
+    for d in &c.deliveries {
+        state
+            .wakeups
+            .wake_device(&d.device_id, DeviceEvent::Resolved(c.id.clone()));
+    }
+    Ok(())
+}
+
+/// Counts an expired (ignored) push once in the user's unanswered streak.
+pub async fn record_ignored(state: &AppState, c: &Challenge) -> Result<bool, StoreError> {
+    let mut first = false;
+    modify(state, &c.id, |c| {
+        if c.failure_logged {
+            return false;
+        }
+        c.failure_logged = true;
+        first = true;
+        true
+    })
+    .await?;
+    if first && c.answer.is_none() {
+        let mut push: PushState = state.store.find_push_state(&c.user_id).await?;
+        push.unanswered += 1;
+        state.store.set_push_state(&c.user_id, &push).await?;
+    }
+    Ok(first)
+}
+
+/// The user's push devices, if push may be offered (the default when they have one).
+pub fn devices(methods: &[Method]) -> Vec<&Method> {
+    methods
+        .iter()
+        .filter(|m| m.kind() == MethodKind::Push)
+        .collect()
+}
+
+/// Whether push is the method asked for first.
+pub fn is_default(methods: &[Method]) -> bool {
+    default_method(methods).is_some_and(|m| m.kind() == MethodKind::Push)
+}

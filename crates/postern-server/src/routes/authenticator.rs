@@ -1,0 +1,327 @@
+//! The Postern Authenticator's API (`/api/authenticator/v1`, contract in
+//! `postern_proto::authenticator`): activation, what is pending, "shown", answers, the device's
+//! own status, and the event stream that wakes the app. Every call but activation is signed by
+//! the device (`push::device_auth`); every change is a step in the sign-in log of its challenge.
+
+use crate::http::RequestId;
+use crate::push::{self, device_auth, wakeup::DeviceEvent};
+use crate::signin::log;
+use crate::state::AppState;
+use axum::Extension;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method as HttpMethod, StatusCode, Uri};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use postern_core::credential::method::Method;
+use postern_core::signin_log::{SignInResult, StepResult};
+use postern_proto::ErrorCode;
+use postern_proto::authenticator::{
+    ActivateRequest, AnswerOutcome, AnswerRequest, AnswerResponse, ApiError, Decision,
+    DeviceStatus, EVENT_CHALLENGE, EVENT_RESOLVED, PendingList,
+};
+use std::convert::Infallible;
+
+fn api_error(status: StatusCode, error: &str, message: impl Into<String>) -> Response {
+    (
+        status,
+        Json(ApiError {
+            error: error.to_owned(),
+            message: message.into(),
+        }),
+    )
+        .into_response()
+}
+
+fn internal(e: &postern_store::StoreError) -> Response {
+    tracing::error!(error = %e, "authenticator API: storage failed");
+    api_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "server_error",
+        "the server could not complete this request; try again",
+    )
+}
+
+/// The signed-in device, or the API's refusal.
+async fn device(
+    state: &AppState,
+    method: &HttpMethod,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Method, Response> {
+    match device_auth::authenticate(state, method, uri, headers, body).await {
+        Err(e) => Err(internal(&e)),
+        Ok(Err(refusal)) => Err(api_error(
+            StatusCode::UNAUTHORIZED,
+            refusal.error,
+            refusal.message,
+        )),
+        Ok(Ok(device)) => Ok(device),
+    }
+}
+
+/// `POST /api/authenticator/v1/activate`.
+pub async fn activate(State(state): State<AppState>, body: Bytes) -> Response {
+    let Ok(req) = serde_json::from_slice::<ActivateRequest>(&body) else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the body must be an activation request (JSON)",
+        );
+    };
+    match push::activate(&state, &req).await {
+        Err(e) => internal(&e),
+        Ok(Err(push::Refused(error, message))) => {
+            api_error(StatusCode::BAD_REQUEST, error, message)
+        }
+        Ok(Ok(res)) => Json(res).into_response(),
+    }
+}
+
+async fn username(state: &AppState, user_id: &str) -> String {
+    state
+        .store
+        .find_user_by_id(user_id)
+        .await
+        .ok()
+        .flatten()
+        .map(|u| u.username)
+        .unwrap_or_default()
+}
+
+/// `GET /api/authenticator/v1/pending`: the pull-to-refresh.
+pub async fn pending(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    method: HttpMethod,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let device = match device(&state, &method, &uri, &headers, b"").await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let found = push::pending_for(&state, &device).await;
+    let challenges = match found {
+        Ok(c) => c,
+        Err(e) => return internal(&e),
+    };
+    let name = username(&state, &device.user_id).await;
+    for c in &challenges {
+        let step = log::Step::new(
+            "push",
+            StepResult::Info,
+            format!("'{}' fetched the request (pending list)", device.name),
+        );
+        let _ = log::record(&state, &c.correlation_id, &rid.0, vec![step], None).await;
+    }
+    Json(PendingList {
+        challenges: challenges
+            .iter()
+            .map(|c| push::to_pending(c, &name))
+            .collect(),
+        server_time_ms: postern_core::clock::to_millis(state.clock.now()),
+    })
+    .into_response()
+}
+
+/// `POST /api/authenticator/v1/challenges/{id}/shown`.
+pub async fn shown(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    Path(id): Path<String>,
+    method: HttpMethod,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let device = match device(&state, &method, &uri, &headers, &body).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    match push::mark_shown(&state, &device, &id).await {
+        Err(e) => internal(&e),
+        Ok(false) => api_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such request for this device",
+        ),
+        Ok(true) => {
+            if let Ok(Some(c)) = state.store.find_challenge(&id).await {
+                let step = log::Step::new(
+                    "push",
+                    StepResult::Info,
+                    format!("the request was shown on '{}'", device.name),
+                );
+                let _ = log::record(&state, &c.correlation_id, &rid.0, vec![step], None).await;
+            }
+            StatusCode::NO_CONTENT.into_response()
+        }
+    }
+}
+
+/// `POST /api/authenticator/v1/challenges/{id}/answer`.
+pub async fn answer(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    Path(id): Path<String>,
+    method: HttpMethod,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let device = match device(&state, &method, &uri, &headers, &body).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let Ok(req) = serde_json::from_slice::<AnswerRequest>(&body) else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the body must be an answer (JSON)",
+        );
+    };
+    let approve = req.decision == Decision::Approve;
+    let outcome = match push::answer(&state, &device, &id, approve, req.number, req.report).await {
+        Err(e) => return internal(&e),
+        Ok(None) => {
+            return api_error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such request for this device",
+            );
+        }
+        Ok(Some(o)) => o,
+    };
+    if let Ok(Some(c)) = state.store.find_challenge(&id).await {
+        let (result, words) = match (outcome, req.report) {
+            (AnswerOutcome::Approved, _) => (
+                StepResult::Success,
+                format!("approved on '{}' with the matching number", device.name),
+            ),
+            (AnswerOutcome::Denied, true) => (
+                StepResult::Failure,
+                format!(
+                    "denied on '{}' and reported as fraud: \"I didn't try to sign in\" (push is now blocked for this user)",
+                    device.name
+                ),
+            ),
+            (AnswerOutcome::Denied, false) => {
+                (StepResult::Failure, format!("denied on '{}'", device.name))
+            }
+            (AnswerOutcome::WrongNumber, _) => (
+                StepResult::Failure,
+                format!(
+                    "wrong number entered on '{}' (counted as a failed attempt)",
+                    device.name
+                ),
+            ),
+            (AnswerOutcome::Expired, _) => (
+                StepResult::Info,
+                format!("'{}' answered after the request expired", device.name),
+            ),
+            (AnswerOutcome::AlreadyAnswered, _) => (
+                StepResult::Info,
+                format!("'{}' answered a request already answered", device.name),
+            ),
+        };
+        let summary = (outcome == AnswerOutcome::Denied && req.report).then(|| log::Summary {
+            user_id: Some(&c.user_id),
+            username: None,
+            result: Some(SignInResult::Failure),
+            error: Some((
+                ErrorCode::SecondFactorFailed,
+                "reported as fraud by the user (\"I didn't try to sign in\")".to_owned(),
+            )),
+        });
+        let step = log::Step::new("push", result, words);
+        let _ = log::record(&state, &c.correlation_id, &rid.0, vec![step], summary).await;
+    }
+    Json(AnswerResponse { outcome }).into_response()
+}
+
+/// `GET /api/authenticator/v1/device`: is this registration valid; the server's clock.
+pub async fn status(
+    State(state): State<AppState>,
+    method: HttpMethod,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let device = match device(&state, &method, &uri, &headers, b"").await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    Json(DeviceStatus {
+        device_id: device.id.clone(),
+        device_name: device.name.clone(),
+        username: username(&state, &device.user_id).await,
+        server_time_ms: postern_core::clock::to_millis(state.clock.now()),
+    })
+    .into_response()
+}
+
+/// `GET /api/authenticator/v1/events`: the wake-up stream. Subscribes first, then sends what is
+/// pending, so nothing sent between the two is lost.
+pub async fn events(
+    State(state): State<AppState>,
+    method: HttpMethod,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let device = match device(&state, &method, &uri, &headers, b"").await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let rx = state.wakeups.subscribe_device(&device.id);
+    let pending = match push::pending_for(&state, &device).await {
+        Ok(p) => p,
+        Err(e) => return internal(&e),
+    };
+    let name = username(&state, &device.user_id).await;
+    let first: std::collections::VecDeque<Event> = pending
+        .iter()
+        .map(|c| challenge_event(&push::to_pending(c, &name)))
+        .collect();
+    let stream = futures_util::stream::unfold(
+        (state, device, name, rx, first),
+        |(state, device, name, mut rx, mut queue)| async move {
+            loop {
+                if let Some(ev) = queue.pop_front() {
+                    return Some((Ok::<_, Infallible>(ev), (state, device, name, rx, queue)));
+                }
+                match rx.recv().await {
+                    Ok(DeviceEvent::Challenge(id)) => {
+                        let _ = push::mark_fetched(&state, &device.id, &id).await;
+                        if let Ok(Some(c)) = state.store.find_challenge(&id).await {
+                            queue.push_back(challenge_event(&push::to_pending(&c, &name)));
+                        }
+                    }
+                    Ok(DeviceEvent::Resolved(id)) => {
+                        let data = serde_json::json!({ "id": id }).to_string();
+                        queue.push_back(Event::default().event(EVENT_RESOLVED).data(data));
+                    }
+                    // Lagged: fetch what is pending again.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        if let Ok(all) = push::pending_for(&state, &device).await {
+                            for c in all {
+                                queue.push_back(challenge_event(&push::to_pending(&c, &name)));
+                            }
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        },
+    );
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().text("keepalive"))
+        .into_response()
+}
+
+fn challenge_event(p: &postern_proto::authenticator::PendingChallenge) -> Event {
+    Event::default()
+        .event(EVENT_CHALLENGE)
+        .data(serde_json::to_string(p).unwrap_or_default())
+}

@@ -1,0 +1,327 @@
+//! The push step of a sign-in: the waiting page with the number to type, its event stream (so it
+//! moves on the moment the app answers), sending another request, and the 500121 page that says
+//! what happened and opens every other door without retyping the password.
+
+use super::{Answer, open_flow, second_factor};
+use crate::http::errors::{self, ErrorContext};
+use crate::http::{ClientInfo, RequestId, csrf};
+use crate::pages::{self, PushFailedPage, PushWaitPage};
+use crate::push;
+use crate::signin::{self, Destination, log};
+use crate::state::AppState;
+use axum::Extension;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use postern_core::ErrorCode;
+use postern_core::credential::method::{Method, MethodKind, usable};
+use postern_core::credential::push::{Challenge, Resolution, Status};
+use postern_core::flow::{Flow, FlowState, amr_with};
+use postern_core::oidc::claims::Authentication;
+use postern_core::signin_log::{SignInResult, StepResult};
+use std::convert::Infallible;
+
+/// What the push step shows for a flow.
+pub(super) enum Shown {
+    Page(Response),
+    /// Push may not be used now (blocked, or too many requests): the words why.
+    Refused(String),
+}
+
+/// `GET /signin/{flow}` when the method is push: the current request's page, a new request, or
+/// the end of the sign-in once approved.
+pub(super) async fn prompt(
+    state: &AppState,
+    flow: &Flow,
+    user_id: &str,
+    amr: &[String],
+    device: &Method,
+    methods: &[Method],
+    headers: &HeaderMap,
+    ctx: &ErrorContext,
+) -> Result<Shown, postern_store::StoreError> {
+    let now = state.clock.now();
+    let latest = state.store.latest_flow_challenge(&flow.id).await?;
+    let challenge = match latest {
+        Some(c) => c,
+        None => {
+            if let Some(why) = push::push_refusal(state, user_id).await? {
+                return Ok(Shown::Refused(why));
+            }
+            send(state, flow, user_id, methods, ctx).await?
+        }
+    };
+    let username = second_factor::username_of(state, user_id).await?;
+    match challenge.status(now) {
+        Status::Pending => Ok(Shown::Page(wait_page(
+            state, flow, &challenge, device, methods, &username,
+        ))),
+        Status::Resolved(Resolution::Approved) => {
+            let name = challenge
+                .answer
+                .as_ref()
+                .and_then(|a| {
+                    challenge
+                        .deliveries
+                        .iter()
+                        .find(|d| d.device_id == a.device_id)
+                })
+                .map(|d| d.device_name.clone())
+                .unwrap_or_else(|| device.name.clone());
+            let step = log::Step::new(
+                "push",
+                StepResult::Success,
+                format!("push approved on '{name}' with the matching number"),
+            );
+            let auth = Authentication {
+                user_id: user_id.to_owned(),
+                amr: amr_with(amr, MethodKind::Push),
+                auth_time: now,
+            };
+            let done = signin::finish(
+                state,
+                headers,
+                flow,
+                auth,
+                vec![step],
+                &username,
+                Destination::App,
+                vec![],
+                ctx,
+            )
+            .await?;
+            Ok(Shown::Page(done))
+        }
+        Status::Resolved(_) | Status::Expired => Ok(Shown::Page(
+            failed_page(state, flow, &challenge, methods, &username, ctx).await?,
+        )),
+    }
+}
+
+/// Creates and sends a new challenge for the flow, logged.
+async fn send(
+    state: &AppState,
+    flow: &Flow,
+    user_id: &str,
+    methods: &[Method],
+    ctx: &ErrorContext,
+) -> Result<Challenge, postern_store::StoreError> {
+    let ip = state
+        .store
+        .find_signin(&flow.correlation_id)
+        .await?
+        .and_then(|e| e.ip)
+        .unwrap_or_default();
+    let c = push::start(state, flow, user_id, methods, &ip).await?;
+    let names: Vec<String> = c
+        .deliveries
+        .iter()
+        .map(|d| {
+            let woke = if d.woke_ms.is_some() {
+                "woken over its open connection"
+            } else {
+                "not connected now; it fetches the request when it connects"
+            };
+            format!("'{}' ({woke})", d.device_name)
+        })
+        .collect();
+    let step = log::Step::new(
+        "push",
+        StepResult::Info,
+        format!(
+            "push request {} sent to {}; expires {}",
+            c.id,
+            names.join(", "),
+            postern_core::clock::iso8601(c.expires)
+        ),
+    );
+    log::record(
+        state,
+        &flow.correlation_id,
+        &ctx.request_id,
+        vec![step],
+        None,
+    )
+    .await?;
+    Ok(c)
+}
+
+fn wait_page(
+    state: &AppState,
+    flow: &Flow,
+    c: &Challenge,
+    device: &Method,
+    methods: &[Method],
+    username: &str,
+) -> Response {
+    let code = usable(methods).find(|m| m.kind() == MethodKind::Totp);
+    pages::render(&PushWaitPage {
+        org: state.config.organisation.clone(),
+        client_name: flow.client_name.clone(),
+        username: username.to_owned(),
+        number: c.number,
+        progress: c.progress(state.clock.now()),
+        expires: postern_core::clock::iso8601(c.expires),
+        events_url: format!("/signin/{}/push/events", flow.id),
+        page_url: format!("/signin/{}?method={}", flow.id, device.id),
+        other_url: format!("/signin/{}/other", flow.id),
+        code_url: code.map(|m| format!("/signin/{}?method={}", flow.id, m.id)),
+        notice: None,
+    })
+}
+
+/// The 500121 page: the cause from the tracked steps (logged once) and every other way on.
+async fn failed_page(
+    state: &AppState,
+    flow: &Flow,
+    c: &Challenge,
+    methods: &[Method],
+    username: &str,
+    ctx: &ErrorContext,
+) -> Result<Response, postern_store::StoreError> {
+    let now = state.clock.now();
+    let cause = c.cause(now).unwrap_or_else(|| "not answered".into());
+    if c.status(now) == Status::Expired {
+        push::record_ignored(state, c).await?;
+    }
+    if !c.failure_logged {
+        let step = log::Step::new("push", StepResult::Failure, cause.clone());
+        let summary = log::Summary {
+            user_id: Some(&c.user_id),
+            username: Some(username),
+            result: Some(SignInResult::Failure),
+            error: Some((ErrorCode::SecondFactorFailed, cause.clone())),
+        };
+        log::record(
+            state,
+            &flow.correlation_id,
+            &ctx.request_id,
+            vec![step],
+            Some(summary),
+        )
+        .await?;
+        if c.status(now) != Status::Expired {
+            // Answered: mark it so the cause is written once.
+            let mut marked = c.clone();
+            marked.failure_logged = true;
+            state.store.update_challenge(&marked).await?;
+        }
+    }
+    let retry_refused = push::push_refusal(state, &c.user_id).await?;
+    let mut choices = second_factor::choices(flow, methods, None);
+    choices.retain(|ch| !ch.label.starts_with("Approve a request"));
+    Ok(pages::render(&PushFailedPage {
+        org: state.config.organisation.clone(),
+        client_name: flow.client_name.clone(),
+        username: username.to_owned(),
+        cause,
+        e: ctx.view(ErrorCode::SecondFactorFailed, None),
+        retry_url: format!("/signin/{}/push", flow.id),
+        retry_refused,
+        csrf: flow.csrf.clone(),
+        choices,
+    }))
+}
+
+/// `POST /signin/{flow}/push`: "Send another request".
+pub async fn retry(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    Extension(info): Extension<ClientInfo>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let mut ctx = ErrorContext::new(&state, &rid);
+    if !csrf::same_origin(&state, &headers) {
+        return errors::page(&state, ErrorCode::CsrfRejected, None, &ctx);
+    }
+    let params = match crate::http::forms::form(&headers, &body) {
+        Ok(p) => p,
+        Err((code, detail)) => return errors::page(&state, code, Some(detail), &ctx),
+    };
+    let flow = match open_flow(&state, &id, &headers, false, &rid, &info, &mut ctx).await {
+        Ok(flow) => flow,
+        Err(response) => return *response,
+    };
+    if !csrf::token_matches(&flow.csrf, params.get("csrf")) {
+        return errors::page(&state, ErrorCode::CsrfRejected, None, &ctx);
+    }
+    let FlowState::SecondFactor { user_id, .. } = &flow.state else {
+        return signin::redirect(&format!("/signin/{}", flow.id));
+    };
+    let answer: Answer = async {
+        let methods = state.store.list_methods(user_id).await?;
+        let Some(device) = methods.iter().find(|m| m.kind() == MethodKind::Push) else {
+            return Ok(signin::redirect(&format!("/signin/{}", flow.id)));
+        };
+        let current = state.store.latest_flow_challenge(&flow.id).await?;
+        let pending = current.is_some_and(|c| c.status(state.clock.now()) == Status::Pending);
+        if !pending && push::push_refusal(&state, user_id).await?.is_none() {
+            send(&state, &flow, user_id, &methods, &ctx).await?;
+        }
+        Ok(signin::redirect(&format!(
+            "/signin/{}?method={}",
+            flow.id, device.id
+        )))
+    }
+    .await;
+    answer.unwrap_or_else(|e| errors::internal(&state, &e, &ctx))
+}
+
+/// `GET /signin/{flow}/push/events`: the waiting page's stream — `status` with the progress in
+/// words when it changes, `done` when the request is answered or expired (the page reloads).
+pub async fn events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Ok(Some(flow)) = state.store.find_flow(&id).await else {
+        return axum::http::StatusCode::NOT_FOUND.into_response();
+    };
+    let bound = crate::http::cookies::get(&state, &headers, crate::http::cookies::BROWSER)
+        .is_some_and(|b| {
+            postern_core::secret::ct_eq(
+                flow.browser_hash.as_bytes(),
+                postern_core::secret::hash_token(&b).as_bytes(),
+            )
+        });
+    let Ok(Some(first)) = state.store.latest_flow_challenge(&flow.id).await else {
+        return axum::http::StatusCode::NOT_FOUND.into_response();
+    };
+    if !bound {
+        return axum::http::StatusCode::NOT_FOUND.into_response();
+    }
+    let rx = state.wakeups.subscribe_challenge(&first.id);
+    let stream = futures_util::stream::unfold(
+        (state, first.id.clone(), rx, String::new(), false),
+        |(state, cid, mut rx, last, done)| async move {
+            if done {
+                return None;
+            }
+            loop {
+                let challenge = state.store.find_challenge(&cid).await.ok().flatten();
+                let now = state.clock.now();
+                let Some(c) = challenge else {
+                    let ev = Event::default().event("done").data("gone");
+                    return Some((Ok::<_, Infallible>(ev), (state, cid, rx, last, true)));
+                };
+                if c.status(now) != Status::Pending {
+                    let ev = Event::default().event("done").data("resolved");
+                    return Some((Ok(ev), (state, cid, rx, last, true)));
+                }
+                let progress = c.progress(now);
+                if progress != last {
+                    let ev = Event::default().event("status").data(progress.clone());
+                    return Some((Ok(ev), (state, cid, rx, progress, false)));
+                }
+                // Woken by a change, or every second (expiry is a matter of the clock).
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(1), rx.recv()).await;
+            }
+        },
+    );
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
