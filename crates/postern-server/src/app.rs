@@ -167,10 +167,15 @@ pub struct RunningServer {
 impl RunningServer {
     /// Stops accepting, finishes in-flight requests, and closes the store.
     pub async fn stop(mut self) {
+        self.shut_down().await;
+    }
+
+    /// [`RunningServer::stop`] for a server kept in a place that outlives it.
+    pub async fn shut_down(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+            let _ = (&mut self.task).await;
         }
-        let _ = (&mut self.task).await;
         self.jobs.abort();
         self.state.store.close().await;
     }

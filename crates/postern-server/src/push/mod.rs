@@ -132,11 +132,14 @@ pub async fn activate(
     }))
 }
 
+/// Why push is off for a user who reported a request.
+pub const BLOCKED: &str = "Push requests are turned off for your account because one was reported as not you. Use a code instead, and check Security info.";
+
 /// Whether push may be offered to the user now, and if not, why (in words for the page).
 pub async fn push_refusal(state: &AppState, user_id: &str) -> Result<Option<String>, StoreError> {
     let push = state.store.find_push_state(user_id).await?;
     if push.blocked.is_some() {
-        return Ok(Some("Push requests are turned off for your account because one was reported as not you. Use a code instead, and check Security info.".into()));
+        return Ok(Some(BLOCKED.into()));
     }
     let since = state.clock.now() - rules::FATIGUE_WINDOW;
     let recent = state.store.list_user_challenges(user_id, since).await?;
@@ -149,10 +152,22 @@ pub async fn push_refusal(state: &AppState, user_id: &str) -> Result<Option<Stri
     Ok(None)
 }
 
-/// Whether the next sign-in should start with a code (after ignored or denied pushes in a row).
-pub async fn code_first(state: &AppState, user_id: &str) -> Result<bool, StoreError> {
+/// Why a sign-in should start with a code rather than a push, if it should: push is blocked, or
+/// the last pushes in a row were ignored or denied.
+pub async fn code_first(
+    state: &AppState,
+    user_id: &str,
+) -> Result<Option<&'static str>, StoreError> {
     let push = state.store.find_push_state(user_id).await?;
-    Ok(push.blocked.is_some() || push.unanswered >= i64::from(rules::UNANSWERED_BEFORE_CODE_FIRST))
+    Ok(if push.blocked.is_some() {
+        Some(BLOCKED)
+    } else if push.unanswered >= i64::from(rules::UNANSWERED_BEFORE_CODE_FIRST) {
+        Some(
+            "Your last push requests were not approved, so this time we ask for a code. A push is still under \"Sign in another way\".",
+        )
+    } else {
+        None
+    })
 }
 
 /// Sends a push for a sign-in to every push device of the user: stores the challenge, then wakes

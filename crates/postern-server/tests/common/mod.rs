@@ -147,6 +147,20 @@ impl TestServer {
         (client, secret)
     }
 
+    /// Stops the server and starts it again on the same address, database, data directory and
+    /// clock (what survives a restart is what the store keeps).
+    pub async fn restart(&mut self) {
+        let addr = self.server.addr;
+        let issuer = self.server.issuer.clone();
+        self.server.shut_down().await;
+        let mut config = self.config.clone();
+        config.listen = addr;
+        config.issuer = Some(issuer);
+        self.server = start(config, self.clock.clone())
+            .await
+            .expect("the server starts again");
+    }
+
     pub async fn stop(mut self) {
         self.server.stop().await;
         if let Some(db) = self.db.take() {
@@ -655,4 +669,150 @@ pub async fn prompt_for(
         "expected a second-factor prompt: {body}"
     );
     (body, verifier)
+}
+
+// Push devices.
+
+/// A Postern Authenticator as the server sees it: a device key and signed requests, built from the
+/// wire contract (`postern_proto::authenticator`) alone.
+pub struct TestDevice {
+    pub id: String,
+    key: aws_lc_rs::signature::Ed25519KeyPair,
+    pub http: reqwest::Client,
+}
+
+impl TestDevice {
+    /// Activates a new device from an activation link; returns it and the TOTP app it also is.
+    pub async fn activate(activation_url: &str, name: &str) -> (TestDevice, AuthenticatorApp) {
+        use aws_lc_rs::signature::KeyPair;
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let pkcs8 = aws_lc_rs::signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+        let key = aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+        let (base, code) = activation_url
+            .split_once("/authenticator/activate?code=")
+            .unwrap();
+        let http = reqwest::Client::new();
+        let res = http
+            .post(format!("{base}/api/authenticator/v1/activate"))
+            .json(&serde_json::json!({
+                "code": code,
+                "public_key": data_encoding::BASE64URL_NOPAD.encode(key.public_key().as_ref()),
+                "device_name": name,
+                "app_version": "test",
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "activation refused");
+        let body: Value = res.json().await.unwrap();
+        let app = AuthenticatorApp::scan(body["totp_uri"].as_str().unwrap());
+        let id = body["device_id"].as_str().unwrap().to_owned();
+        (TestDevice { id, key, http }, app)
+    }
+
+    /// A request signed at the server's current time.
+    pub fn request(
+        &self,
+        server: &TestServer,
+        method: reqwest::Method,
+        path: &str,
+        body: &[u8],
+    ) -> reqwest::RequestBuilder {
+        let ts = postern_core::clock::to_millis(server.clock.now());
+        self.request_at(server, method, path, body, ts)
+    }
+
+    pub fn request_at(
+        &self,
+        server: &TestServer,
+        method: reqwest::Method,
+        path: &str,
+        body: &[u8],
+        ts: i64,
+    ) -> reqwest::RequestBuilder {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body);
+        let input = postern_proto::authenticator::signing_input(
+            method.as_str(),
+            path,
+            &data_encoding::BASE64URL_NOPAD.encode(digest.as_ref()),
+            ts,
+            &self.id,
+        );
+        let sig = self.key.sign(input.as_bytes());
+        self.http
+            .request(method, server.url(path))
+            .header("postern-device", &self.id)
+            .header("postern-timestamp", ts.to_string())
+            .header(
+                "postern-signature",
+                data_encoding::BASE64URL_NOPAD.encode(sig.as_ref()),
+            )
+            .header("content-type", "application/json")
+            .body(body.to_vec())
+    }
+
+    /// The pull-to-refresh.
+    pub async fn pending(&self, server: &TestServer) -> Vec<Value> {
+        let res = self
+            .request(
+                server,
+                reqwest::Method::GET,
+                "/api/authenticator/v1/pending",
+                b"",
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let body: Value = res.json().await.unwrap();
+        body["challenges"].as_array().unwrap().clone()
+    }
+
+    /// Answers a request; returns the HTTP status and the body.
+    pub async fn answer(
+        &self,
+        server: &TestServer,
+        id: &str,
+        approve: bool,
+        number: Option<u32>,
+        report: bool,
+    ) -> (u16, Value) {
+        let mut body = serde_json::json!({
+            "decision": if approve { "approve" } else { "deny" },
+            "report": report,
+        });
+        if let Some(n) = number {
+            body["number"] = n.into();
+        }
+        let bytes = serde_json::to_vec(&body).unwrap();
+        let path = format!("/api/authenticator/v1/challenges/{id}/answer");
+        let res = self
+            .request(server, reqwest::Method::POST, &path, &bytes)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+}
+
+impl Browser {
+    /// Adds a Postern Authenticator from Security info (signed in); returns the device.
+    pub async fn add_push_device(
+        &self,
+        server: &TestServer,
+        name: &str,
+    ) -> (TestDevice, AuthenticatorApp) {
+        let page = self.open(&server.url("/account/security/push")).await;
+        let url = unescape(&attr(page.body(), "data-activation-url").expect("an activation link"));
+        TestDevice::activate(&url, name).await
+    }
+}
+
+/// The number a push waiting page shows.
+pub fn match_number(body: &str) -> u32 {
+    attr(body, "data-match-number")
+        .expect("a push waiting page")
+        .parse()
+        .unwrap()
 }

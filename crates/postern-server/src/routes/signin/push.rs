@@ -31,6 +31,7 @@ pub(super) enum Shown {
 
 /// `GET /signin/{flow}` when the method is push: the current request's page, a new request, or
 /// the end of the sign-in once approved.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn prompt(
     state: &AppState,
     flow: &Flow,

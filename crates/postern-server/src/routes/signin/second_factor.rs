@@ -58,12 +58,11 @@ pub(super) async fn prompt(
     let mut notice = None;
     if method.kind() == MethodKind::Push
         && picked.is_none()
-        && push::code_first(state, user_id).await?
+        && let Some(why) = push::code_first(state, user_id).await?
+        && let Some(code) = first_code_method(&methods)
     {
-        if let Some(code) = first_code_method(&methods) {
-            method = code;
-            notice = Some("Your last push requests were not approved, so this time we ask for a code. A push is still under \"Sign in another way\".".to_owned());
-        }
+        method = code;
+        notice = Some(why.to_owned());
     }
     if method.kind() == MethodKind::Push {
         let device = method.clone();

@@ -1,0 +1,433 @@
+//! Push approvals over HTTP on SQLite and PostgreSQL, with a device built from the wire contract:
+//! approve with the right number, a wrong number, deny and report, a timeout with its cause, an
+//! app that was offline, a server restart while a request is pending, replayed, forged, tampered
+//! and stale requests, a removed device, and the fatigue limits.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use postern_core::client::{Client, ClientKind};
+use postern_core::clock::Clock;
+use postern_core::oidc::jws::SigningAlg;
+use time::Duration;
+
+/// A user with a Postern Authenticator (and so push as the default method).
+async fn user_with_device(server: &TestServer, name: &str) -> (TestDevice, AuthenticatorApp) {
+    server.create_user(name).await;
+    let setup = Browser::new(server);
+    setup
+        .sign_in(&server.url("/account/signin"), name, PASSWORD)
+        .await;
+    let device = setup.add_push_device(server, "Pixel 7").await;
+    server.advance(STEP);
+    device
+}
+
+/// Signs in up to the push waiting page; returns its body.
+async fn waiting(
+    server: &TestServer,
+    browser: &Browser,
+    client: &Client,
+    name: &str,
+) -> (String, String) {
+    let (url, verifier, _, _) = authorize_url(server, client, &[]);
+    let landing = browser.sign_in(&url, name, PASSWORD).await;
+    let body = landing.body().to_owned();
+    assert!(body.contains("Approve sign-in request"), "{body}");
+    (body, verifier)
+}
+
+/// The waiting page's own address (its "Check again" link).
+fn page_url(server: &TestServer, body: &str) -> String {
+    let link = links(body)
+        .into_iter()
+        .find(|l| l.contains("?method="))
+        .unwrap();
+    server.url(&link)
+}
+
+async fn approve_with_the_right_number(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (client, _) = server
+        .create_client(ClientKind::Public, SigningAlg::RS256)
+        .await;
+    let (device, _) = user_with_device(&server, "ada").await;
+    let browser = Browser::new(&server);
+    let (body, verifier) = waiting(&server, &browser, &client, "ada").await;
+    let number = match_number(&body);
+    assert!((10..=99).contains(&number));
+    assert!(body.contains("Enter this number in your Postern Authenticator"));
+
+    // The app fetches it (never the number) and approves with it.
+    let pending = device.pending(&server).await;
+    assert_eq!(pending.len(), 1);
+    let p = &pending[0];
+    assert_eq!(p["username"], "ada");
+    assert_eq!(p["app"], client.name.as_str());
+    assert!(p.get("number").is_none() && !p.to_string().contains(&format!(":{number}")));
+    let again = browser.open(&page_url(&server, &body)).await;
+    assert!(
+        unescape(again.body()).contains("Delivered to 'Pixel 7'"),
+        "{}",
+        again.body()
+    );
+    let (status, res) = device
+        .answer(
+            &server,
+            p["id"].as_str().unwrap(),
+            true,
+            Some(number),
+            false,
+        )
+        .await;
+    assert_eq!((status, res["outcome"].as_str()), (200, Some("approved")));
+
+    let done = browser.open(&page_url(&server, &body)).await;
+    let code = query_param(done.app_url(), "code").unwrap();
+    let claims = signed_in_claims(&server, &client, &code, &verifier).await;
+    assert_eq!(claims["amr"], serde_json::json!(["pwd", "swk", "mfa"]));
+    let text = steps_text(&last_signin(&server, "ada").await);
+    for words in [
+        "push request",
+        "fetched the request",
+        "approved on 'Pixel 7'",
+        "push approved on 'Pixel 7'",
+    ] {
+        assert!(text.contains(words), "{words}: {text}");
+    }
+    // Single use: the same approval again is a replay or already answered.
+    let (status, res) = device
+        .answer(
+            &server,
+            p["id"].as_str().unwrap(),
+            true,
+            Some(number),
+            false,
+        )
+        .await;
+    assert_eq!(
+        (status, res["outcome"].as_str()),
+        (200, Some("already_answered"))
+    );
+    server.stop().await;
+}
+
+async fn wrong_number_deny_and_report(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (client, _) = server
+        .create_client(ClientKind::Public, SigningAlg::RS256)
+        .await;
+    let (device, app) = user_with_device(&server, "bo").await;
+
+    let browser = Browser::new(&server);
+    let (body, _) = waiting(&server, &browser, &client, "bo").await;
+    let number = match_number(&body);
+    let id = device.pending(&server).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let wrong = if number == 99 { 98 } else { number + 1 };
+    let (_, res) = device.answer(&server, &id, true, Some(wrong), false).await;
+    assert_eq!(res["outcome"], "wrong_number");
+    let failed = browser.open(&page_url(&server, &body)).await;
+    let page = failed.body();
+    assert_eq!(shown_code(page).as_deref(), Some("500121"));
+    assert!(
+        page.contains("wrong number entered on &#39;Pixel 7&#39;"),
+        "{page}"
+    );
+    assert!(page.contains("Send another request"));
+    assert!(page.contains("Use a code from my authenticator app"));
+
+    // Another request from the failure page, denied.
+    let retry = browser
+        .submit(
+            &server.url(&attr(page, "action").unwrap()),
+            &[("csrf", &hidden(page, "csrf").unwrap())],
+        )
+        .await;
+    let body = retry.body().to_owned();
+    match_number(&body);
+    let id = device.pending(&server).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, res) = device.answer(&server, &id, false, None, true).await;
+    assert_eq!(res["outcome"], "denied");
+    let failed = browser.open(&page_url(&server, &body)).await;
+    assert!(
+        failed.body().contains("reported as not the user"),
+        "{}",
+        failed.body()
+    );
+    let entry = last_signin(&server, "bo").await;
+    assert!(steps_text(&entry).contains("reported as fraud"));
+
+    // Reported: push is blocked; the next sign-in asks for the app's code, which still works.
+    let next = Browser::new(&server);
+    let (url, _, _, _) = authorize_url(&server, &client, &[]);
+    let prompt = next.sign_in(&url, "bo", PASSWORD).await;
+    assert!(
+        prompt.body().contains("Push requests are turned off"),
+        "{}",
+        prompt.body()
+    );
+    next.submit_code(prompt.body(), &app.code(&server, Duration::ZERO), false)
+        .await
+        .app_url();
+    server.stop().await;
+}
+
+async fn a_timeout_says_why_and_opens_other_doors(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (client, _) = server
+        .create_client(ClientKind::Public, SigningAlg::RS256)
+        .await;
+    let (_device, app) = user_with_device(&server, "cy").await;
+    let browser = Browser::new(&server);
+    let (body, _) = waiting(&server, &browser, &client, "cy").await;
+    assert!(
+        unescape(&body).contains("Sent — your device hasn't picked it up yet"),
+        "{body}"
+    );
+    server.advance(Duration::seconds(61));
+    let failed = browser.open(&page_url(&server, &body)).await;
+    let page = failed.body().to_owned();
+    assert_eq!(shown_code(&page).as_deref(), Some("500121"));
+    assert!(
+        page.contains("not delivered within 60 s: &#39;Pixel 7&#39; has not connected since"),
+        "{page}"
+    );
+    let entry = last_signin(&server, "cy").await;
+    assert_eq!(entry.error_code.map(|c| c.code()), Some(500121));
+    // The app's code, without retyping the password.
+    let code_link = links(&page)
+        .into_iter()
+        .find(|l| l.contains("?method="))
+        .unwrap();
+    let prompt = browser.open(&server.url(&code_link)).await;
+    browser
+        .submit_code(prompt.body(), &app.code(&server, Duration::ZERO), false)
+        .await
+        .app_url();
+    server.stop().await;
+}
+
+async fn an_offline_app_fetches_on_connect_even_after_a_restart(backend: Backend) {
+    let mut server = TestServer::start(backend).await;
+    let (client, _) = server
+        .create_client(ClientKind::Public, SigningAlg::RS256)
+        .await;
+    let (device, _) = user_with_device(&server, "dee").await;
+    let browser = Browser::new(&server);
+    let (body, _) = waiting(&server, &browser, &client, "dee").await;
+    let number = match_number(&body);
+    // The server restarts while the request is pending: it lives in the store.
+    server.restart().await;
+    // Nothing was connected when it was sent; the app comes online and pulls.
+    let pending = device.pending(&server).await;
+    assert_eq!(pending.len(), 1);
+    let id = pending[0]["id"].as_str().unwrap();
+    let shown = device
+        .request(
+            &server,
+            reqwest::Method::POST,
+            &format!("/api/authenticator/v1/challenges/{id}/shown"),
+            b"",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shown.status(), 204);
+    let again = browser.open(&page_url(&server, &body)).await;
+    assert!(
+        unescape(again.body()).contains("Opened on 'Pixel 7'"),
+        "{}",
+        again.body()
+    );
+    let (_, res) = device.answer(&server, id, true, Some(number), false).await;
+    assert_eq!(res["outcome"], "approved");
+    browser.open(&page_url(&server, &body)).await.app_url();
+    server.stop().await;
+}
+
+async fn forged_replayed_tampered_and_stale_requests_are_refused(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (client, _) = server
+        .create_client(ClientKind::Public, SigningAlg::RS256)
+        .await;
+    let (device, _) = user_with_device(&server, "eve").await;
+    // Another user's device.
+    let (other, _) = user_with_device(&server, "mal").await;
+    let browser = Browser::new(&server);
+    let (body, _) = waiting(&server, &browser, &client, "eve").await;
+    let number = match_number(&body);
+    let id = device.pending(&server).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/api/authenticator/v1/challenges/{id}/answer");
+    let approve =
+        serde_json::to_vec(&serde_json::json!({"decision": "approve", "number": number})).unwrap();
+
+    // Signed by another user's device: not its request.
+    let (status, _) = other.answer(&server, &id, true, Some(number), false).await;
+    assert_eq!(status, 404);
+    // Tampered: signed for one body, sent with another.
+    let deny = serde_json::to_vec(&serde_json::json!({"decision": "deny"})).unwrap();
+    let signed = device
+        .request(&server, reqwest::Method::POST, &path, &deny)
+        .build()
+        .unwrap();
+    let mut tampered = signed.try_clone().unwrap();
+    *tampered.body_mut() = Some(approve.clone().into());
+    let res = device.http.execute(tampered).await.unwrap();
+    assert_eq!(res.status(), 401);
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap()["error"],
+        "bad_signature"
+    );
+    // Too old.
+    let old = postern_core::clock::to_millis(server.clock.now() - Duration::seconds(90));
+    let res = device
+        .request_at(&server, reqwest::Method::POST, &path, &approve, old)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap()["error"],
+        "clock_skew"
+    );
+    // Replayed: the same signed request twice.
+    let first = device
+        .request(&server, reqwest::Method::POST, &path, &approve)
+        .build()
+        .unwrap();
+    let copy = first.try_clone().unwrap();
+    assert_eq!(device.http.execute(first).await.unwrap().status(), 200);
+    let res = device.http.execute(copy).await.unwrap();
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap()["error"],
+        "replayed"
+    );
+
+    // A removed device is no longer registered.
+    let user = server
+        .store()
+        .find_user_by_username("eve")
+        .await
+        .unwrap()
+        .unwrap();
+    server
+        .store()
+        .delete_method(
+            &user.id,
+            &device.id,
+            postern_core::policy::MfaPolicy::WhenRegistered,
+        )
+        .await
+        .unwrap();
+    let res = device
+        .request(
+            &server,
+            reqwest::Method::GET,
+            "/api/authenticator/v1/device",
+            b"",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap()["error"],
+        "unknown_device"
+    );
+    server.stop().await;
+}
+
+async fn fatigue_limits_push(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (client, _) = server
+        .create_client(ClientKind::Public, SigningAlg::RS256)
+        .await;
+    let (_device, _) = user_with_device(&server, "fay").await;
+    // Two ignored pushes in a row: the next sign-in starts with a code.
+    for _ in 0..2 {
+        let b = Browser::new(&server);
+        let (body, _) = waiting(&server, &b, &client, "fay").await;
+        server.advance(Duration::seconds(61));
+        let failed = b.open(&page_url(&server, &body)).await;
+        assert_eq!(shown_code(failed.body()).as_deref(), Some("500121"));
+    }
+    let b = Browser::new(&server);
+    let (url, _, _, _) = authorize_url(&server, &client, &[]);
+    let prompt = b.sign_in(&url, "fay", PASSWORD).await;
+    assert!(
+        prompt.body().contains("we ask for a code"),
+        "{}",
+        prompt.body()
+    );
+    // A third push on request, then the limit: 3 per 5 minutes.
+    let ways = b
+        .open(
+            &server.url(
+                &links(prompt.body())
+                    .into_iter()
+                    .find(|l| l.ends_with("/other"))
+                    .unwrap(),
+            ),
+        )
+        .await;
+    let push_link = ways
+        .body()
+        .split("<a href=\"")
+        .skip(1)
+        .find(|r| r.contains(">Approve a request"))
+        .map(|r| unescape(r.split('"').next().unwrap()))
+        .unwrap();
+    let third = b.open(&server.url(&push_link)).await;
+    assert!(
+        third.body().contains("Approve sign-in request"),
+        "{}",
+        third.body()
+    );
+    let c = Browser::new(&server);
+    let (url, _, _, _) = authorize_url(&server, &client, &[]);
+    let prompt = c.sign_in(&url, "fay", PASSWORD).await;
+    let ways = c
+        .open(
+            &server.url(
+                &links(prompt.body())
+                    .into_iter()
+                    .find(|l| l.ends_with("/other"))
+                    .unwrap(),
+            ),
+        )
+        .await;
+    let push_link = ways
+        .body()
+        .split("<a href=\"")
+        .skip(1)
+        .find(|r| r.contains(">Approve a request"))
+        .map(|r| unescape(r.split('"').next().unwrap()))
+        .unwrap();
+    let fourth = c.open(&server.url(&push_link)).await;
+    assert!(
+        fourth
+            .body()
+            .contains("3 push requests in the last 5 minutes"),
+        "{}",
+        fourth.body()
+    );
+    server.stop().await;
+}
+
+on_both_backends!(
+    approve_with_the_right_number,
+    wrong_number_deny_and_report,
+    a_timeout_says_why_and_opens_other_doors,
+    an_offline_app_fetches_on_connect_even_after_a_restart,
+    forged_replayed_tampered_and_stale_requests_are_refused,
+    fatigue_limits_push,
+);
