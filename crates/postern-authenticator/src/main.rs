@@ -1,1 +1,5 @@
-fn main() {}
+//! `postern-authenticator`: see `postern_authenticator::cli`.
+
+fn main() -> std::process::ExitCode {
+    postern_authenticator::cli::main()
+}
