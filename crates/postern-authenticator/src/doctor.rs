@@ -2,7 +2,7 @@
 //!
 //! For each push account: can the server be reached, is the registration still valid, is the
 //! local clock close enough to the server's for signatures, and when did the device last
-//! connect. The judgements (`judge_clock`, `describe_last_contact`) are pure functions; `check`
+//! connect. The judgement of a clock difference (`judge_clock`) is a pure function; `check`
 //! makes the one network call.
 
 use serde::Serialize;
@@ -172,19 +172,24 @@ pub async fn check(client: &Client, account: &Account) -> AccountReport {
             };
             if what == "clock" {
                 // The server's `Date` header still tells how far off we are (to the second).
-                checks.push(match server_date_ms {
-                    Some(date) => {
-                        let mut check = judge_clock(date - local_mid);
-                        check.status = Status::Fail;
-                        check
-                    }
-                    None => Check {
-                        what: "clock",
-                        status: Status::Fail,
-                        detail: "the server says this computer's clock is more than 60 s off; \
-                                 set the clock automatically (NTP)"
-                            .into(),
-                    },
+                let measured = server_date_ms
+                    .map(|date| {
+                        let skew = date - local_mid;
+                        let direction = if skew > 0 { "behind" } else { "ahead of" };
+                        format!(
+                            " (by its Date header, about {:.0} s {direction} it)",
+                            (skew as f64 / 1000.0).abs()
+                        )
+                    })
+                    .unwrap_or_default();
+                checks.push(Check {
+                    what: "clock",
+                    status: Status::Fail,
+                    detail: format!(
+                        "the server refused this computer's time as more than 60 s off its \
+                         clock{measured}: every signed request fails; set the clock \
+                         automatically (NTP)"
+                    ),
                 });
             } else {
                 checks.push(Check {

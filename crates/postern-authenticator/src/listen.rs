@@ -20,7 +20,7 @@ use crate::client::{Client, ClientError};
 /// What happened on one account's connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListenEvent {
-    /// The event stream is open and the pending requests were fetched.
+    /// The event stream is open (what is pending is fetched right after, as `Challenge`s).
     Connected { account: String, at_ms: i64 },
     /// A request to answer (each id once, until it is resolved).
     Challenge {
@@ -186,13 +186,14 @@ impl AccountListener {
                 return Self::ended(error);
             }
         };
-        if let Err(error) = self.fetch_pending().await {
-            return Self::ended(error);
-        }
         self.emit(ListenEvent::Connected {
             account: self.account.name.clone(),
             at_ms: self.client.now_ms(),
         });
+        // Subscribed first, then fetched: a request made in between arrives on the stream.
+        if let Err(error) = self.fetch_pending().await {
+            return Self::ended(error);
+        }
         loop {
             match tokio::time::timeout(options.idle_timeout, stream.next_event()).await {
                 Err(_) => {
