@@ -169,6 +169,12 @@ impl Dashboard {
             .map(|a| a.name.chars().count())
             .max()
             .unwrap_or(0);
+        let digits = self
+            .accounts
+            .iter()
+            .filter_map(|a| a.totp.as_ref().map(|t| t.digits as usize))
+            .max()
+            .unwrap_or(6);
         let mut code_lines: Vec<Line> = self
             .accounts
             .iter()
@@ -178,7 +184,10 @@ impl Dashboard {
                 let filled = (code.seconds_left * 10).div_ceil(totp.period) as usize;
                 Some(Line::from(vec![
                     Span::raw(format!("{:<width$}  ", a.name)),
-                    Span::styled(code.code, Style::new().add_modifier(Modifier::BOLD)),
+                    Span::styled(
+                        format!("{:<digits$}", code.code),
+                        Style::new().add_modifier(Modifier::BOLD),
+                    ),
                     Span::raw(format!(
                         "  {:>2} s {}",
                         code.seconds_left,

@@ -83,6 +83,24 @@ async fn add_registers_the_device_and_keeps_key_codes_and_account() {
     assert!(text(&out).contains("links work once"), "{}", text(&out));
     assert_eq!(std::fs::read(&vault).unwrap(), before);
 
+    // A wrong passphrase stops `add` before the link is spent.
+    let link = server.activation_link("CODE-2");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_postern-authenticator"))
+        .arg("--vault")
+        .arg(&vault)
+        .args(["add", &link])
+        .env("POSTERN_AUTHENTICATOR_PASSPHRASE", "not it")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("wrong passphrase"), "{}", text(&out));
+    assert!(server.log().is_empty() && std::fs::read(&vault).unwrap() == before);
+    let out = cli(&vault, &["add", &link, "--name", "Second"]).await;
+    assert!(out.status.success(), "the link still works: {}", text(&out));
+    assert_eq!(open(&vault).data.accounts[1].name, "Postern School:ada (2)");
+
     // `codes` and `list` show it.
     let out = cli(&vault, &["codes"]).await;
     assert!(text(&out).contains("Postern School:ada"), "{}", text(&out));

@@ -298,6 +298,8 @@ pub async fn listen(ctx: &mut Context, names: Vec<String>) -> Result<(), Failure
             .join(", ")
     );
     let connected: Arc<Mutex<HashMap<String, bool>>> = Arc::default();
+    // A server that keeps dropping the stream must not turn into a vault write per reconnect.
+    let mut last_recorded: HashMap<String, std::time::Instant> = HashMap::new();
 
     // While connected, refresh the "last connected" record now and then.
     let refresher = {
@@ -342,7 +344,11 @@ pub async fn listen(ctx: &mut Context, names: Vec<String>) -> Result<(), Failure
             if let Ok(mut m) = connected.lock() {
                 m.insert(account.clone(), true);
             }
-            if let Some(a) = by_name.get(&account) {
+            let due = last_recorded
+                .get(&account)
+                .is_none_or(|t| t.elapsed() >= Duration::from_secs(60));
+            if let (true, Some(a)) = (due, by_name.get(&account)) {
+                last_recorded.insert(account.clone(), std::time::Instant::now());
                 record_in_background(path.clone(), passphrase.clone(), a.clone(), at_ms);
             }
         }
