@@ -151,6 +151,7 @@ pub async fn build_state(
             config_client_cache_seconds,
         )),
         wakeups: Arc::new(crate::push::wakeup::InProcess::default()),
+        stopping: tokio::sync::watch::channel(false).0,
     })))
 }
 
@@ -204,6 +205,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
     let state = build_state(config, issuer.clone(), clock).await?;
     let (tx, rx) = oneshot::channel::<()>();
     let app = crate::routes::router(state.clone());
+    let stopping = state.stopping.clone();
     let task = tokio::spawn(async move {
         axum::serve(
             listener,
@@ -211,6 +213,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
         )
         .with_graceful_shutdown(async move {
             let _ = rx.await;
+            stopping.send_replace(true);
         })
         .await
     });

@@ -423,6 +423,61 @@ async fn fatigue_limits_push(backend: Backend) {
     server.stop().await;
 }
 
+/// Reads an event stream until `needle` appears (or fails after 10 s).
+async fn read_until(res: &mut reqwest::Response, needle: &str) -> String {
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !seen.contains(needle) {
+        let chunk = tokio::time::timeout_at(deadline, res.chunk())
+            .await
+            .expect("the event arrives in time")
+            .unwrap()
+            .expect("the stream stays open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    seen
+}
+
+async fn a_connected_app_is_woken_at_once(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (client, _) = server
+        .create_client(ClientKind::Public, SigningAlg::RS256)
+        .await;
+    let (device, _) = user_with_device(&server, "gil").await;
+    let mut stream = device
+        .request(
+            &server,
+            reqwest::Method::GET,
+            "/api/authenticator/v1/events",
+            b"",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let browser = Browser::new(&server);
+    let (body, _) = waiting(&server, &browser, &client, "gil").await;
+    let seen = read_until(&mut stream, "event: challenge").await;
+    assert!(seen.contains("\"username\":\"gil\""), "{seen}");
+    assert!(!seen.contains(&format!("\"number\"")), "never the number");
+    let again = browser.open(&page_url(&server, &body)).await;
+    assert!(
+        unescape(again.body()).contains("Delivered to 'Pixel 7'"),
+        "{}",
+        again.body()
+    );
+    let text = steps_text(&last_signin(&server, "gil").await);
+    assert!(text.contains("woken over its open connection"), "{text}");
+    // Answered elsewhere: the app is told to stop showing it.
+    let id = device.pending(&server).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    device.answer(&server, &id, false, None, false).await;
+    read_until(&mut stream, "event: resolved").await;
+    server.stop().await;
+}
+
 on_both_backends!(
     approve_with_the_right_number,
     wrong_number_deny_and_report,
@@ -430,4 +485,5 @@ on_both_backends!(
     an_offline_app_fetches_on_connect_even_after_a_restart,
     forged_replayed_tampered_and_stale_requests_are_refused,
     fatigue_limits_push,
+    a_connected_app_is_woken_at_once,
 );

@@ -266,6 +266,7 @@ pub async fn status(
 /// pending, so nothing sent between the two is lost.
 pub async fn events(
     State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
     method: HttpMethod,
     uri: Uri,
     headers: HeaderMap,
@@ -284,33 +285,68 @@ pub async fn events(
         .iter()
         .map(|c| challenge_event(&push::to_pending(c, &name)))
         .collect();
+    let rid = rid.0;
+    let stop = state.stopping.subscribe();
     let stream = futures_util::stream::unfold(
-        (state, device, name, rx, first),
-        |(state, device, name, mut rx, mut queue)| async move {
-            loop {
-                if let Some(ev) = queue.pop_front() {
-                    return Some((Ok::<_, Infallible>(ev), (state, device, name, rx, queue)));
-                }
-                match rx.recv().await {
-                    Ok(DeviceEvent::Challenge(id)) => {
-                        let _ = push::mark_fetched(&state, &device.id, &id).await;
-                        if let Ok(Some(c)) = state.store.find_challenge(&id).await {
-                            queue.push_back(challenge_event(&push::to_pending(&c, &name)));
-                        }
+        (state, device, name, rx, first, stop),
+        move |(state, device, name, mut rx, mut queue, mut stop)| {
+            let rid = rid.clone();
+            async move {
+                loop {
+                    if let Some(ev) = queue.pop_front() {
+                        let next = (state, device, name, rx, queue, stop);
+                        return Some((Ok::<_, Infallible>(ev), next));
                     }
-                    Ok(DeviceEvent::Resolved(id)) => {
-                        let data = serde_json::json!({ "id": id }).to_string();
-                        queue.push_back(Event::default().event(EVENT_RESOLVED).data(data));
-                    }
-                    // Lagged: fetch what is pending again.
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                        if let Ok(all) = push::pending_for(&state, &device).await {
-                            for c in all {
+                    let received = tokio::select! {
+                        r = rx.recv() => r,
+                        // The server is stopping: end the stream (the app reconnects).
+                        _ = stop.wait_for(|s| *s) => return None,
+                    };
+                    match received {
+                        Ok(DeviceEvent::Challenge(id)) => {
+                            if let Ok(Some(c)) = state.store.find_challenge(&id).await {
                                 queue.push_back(challenge_event(&push::to_pending(&c, &name)));
+                                // Bookkeeping after the event is on its way, not before.
+                                let (state, device_id, device_name, rid) = (
+                                    state.clone(),
+                                    device.id.clone(),
+                                    device.name.clone(),
+                                    rid.clone(),
+                                );
+                                tokio::spawn(async move {
+                                    let _ = push::mark_fetched(&state, &device_id, &c.id).await;
+                                    let step = log::Step::new(
+                                        "push",
+                                        StepResult::Info,
+                                        format!(
+                                            "'{device_name}' received the request over its open connection"
+                                        ),
+                                    );
+                                    let _ = log::record(
+                                        &state,
+                                        &c.correlation_id,
+                                        &rid,
+                                        vec![step],
+                                        None,
+                                    )
+                                    .await;
+                                });
                             }
                         }
+                        Ok(DeviceEvent::Resolved(id)) => {
+                            let data = serde_json::json!({ "id": id }).to_string();
+                            queue.push_back(Event::default().event(EVENT_RESOLVED).data(data));
+                        }
+                        // Lagged: fetch what is pending again.
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                            if let Ok(all) = push::pending_for(&state, &device).await {
+                                for c in all {
+                                    queue.push_back(challenge_event(&push::to_pending(&c, &name)));
+                                }
+                            }
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
                     }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
                 }
             }
         },

@@ -302,6 +302,9 @@ pub async fn events(
                 return None;
             }
             loop {
+                if *state.stopping.borrow() {
+                    return None;
+                }
                 let challenge = state.store.find_challenge(&cid).await.ok().flatten();
                 let now = state.clock.now();
                 let Some(c) = challenge else {
