@@ -9,7 +9,7 @@
 mod common;
 
 use common::webdriver::Driver;
-use common::{AuthenticatorApp, Backend, PASSWORD, TestServer, authorize_url};
+use common::{AuthenticatorApp, Backend, PASSWORD, TestDevice, TestServer, authorize_url};
 use postern_core::client::{Client, ClientKind};
 use postern_core::oidc::jws::SigningAlg;
 use postern_core::policy::MfaPolicy;
@@ -313,6 +313,78 @@ async fn a_user_signs_in_with_a_recovery_code_and_continues_to_the_app() {
     let landed = browser.wait_for_url(&client.redirect_uris[0]).await;
     assert!(landed.contains("code="), "{landed}");
 
+    browser.quit().await;
+    server.stop().await;
+}
+
+/// A user with a Postern Authenticator (contract-built), added through Security info.
+async fn user_with_push_device(server: &TestServer, name: &str) -> (TestDevice, AuthenticatorApp) {
+    server.create_user(name).await;
+    let setup = common::Browser::new(server);
+    setup
+        .sign_in(&server.url("/account/signin"), name, PASSWORD)
+        .await;
+    let device = setup.add_push_device(server, "Pixel 7").await;
+    server.advance(time::Duration::seconds(30));
+    device
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_push_page_moves_on_by_itself_and_a_timeout_offers_the_code() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let (client, _) = server
+        .create_client(ClientKind::Public, SigningAlg::RS256)
+        .await;
+    let (device, app) = user_with_push_device(&server, "pia").await;
+    let browser = Driver::start().await;
+
+    // Approved in the app: the waiting page follows by itself (server-sent events) to the app.
+    let (url, _, _, _) = authorize_url(&server, &client, &[]);
+    open_fresh(&browser, &server, &url).await;
+    enter_password(&browser, "pia").await;
+    browser
+        .wait_for_text("Enter this number in your Postern Authenticator")
+        .await;
+    let shown = browser.find("//*[@data-match-number]").await;
+    let number: u32 = browser.text(&shown).await.trim().parse().unwrap();
+    let id = device.pending(&server).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    browser.wait_for_text("Delivered to 'Pixel 7'").await;
+    device.answer(&server, &id, true, Some(number), false).await;
+    let landed = browser.wait_for_url("http://127.0.0.1:9/callback").await;
+    assert!(landed.contains("code="), "{landed}");
+
+    // Not answered in time: the page turns into 500121 with the cause, and the app's 6-digit
+    // code finishes the sign-in without the password again.
+    let (url, _, _, _) = authorize_url(&server, &client, &[]);
+    open_fresh(&browser, &server, &url).await;
+    enter_password(&browser, "pia").await;
+    browser
+        .wait_for_text("Enter this number in your Postern Authenticator")
+        .await;
+    server.advance(time::Duration::seconds(61));
+    browser.wait_for_text("The request wasn't approved").await;
+    browser.wait_for_text("500121").await;
+    browser.wait_for_text("not delivered within 60 s").await;
+    browser
+        .click(
+            &browser
+                .link("Use a code from my authenticator app ('Pixel 7 (code)')")
+                .await,
+        )
+        .await;
+    browser.wait_for_text("Enter code").await;
+    browser
+        .type_into(
+            &browser.field_labelled("Code").await,
+            &app.code(&server, time::Duration::ZERO),
+        )
+        .await;
+    browser.click(&browser.button("Verify").await).await;
+    let landed = browser.wait_for_url("http://127.0.0.1:9/callback").await;
+    assert!(landed.contains("code="), "{landed}");
     browser.quit().await;
     server.stop().await;
 }
