@@ -196,6 +196,36 @@ pub async fn password_to_second_factor(
     }
 }
 
+/// The password for a user whose default second factor is push: the redirect to the flow's page,
+/// followed. That request creates the challenge and wakes the user's devices; its page shows the
+/// number to type (`data-match-number`), returned here.
+pub async fn password_to_push(
+    http: &reqwest::Client,
+    app: &App,
+    started: &Started,
+    username: &str,
+    password: &str,
+) -> Result<u32, String> {
+    let res = post_password(http, app, started, username, password).await?;
+    let to = location(&res);
+    if !started.page.ends_with(&to) || to.is_empty() {
+        return Err(unexpected("password", res).await);
+    }
+    let res = http
+        .get(&started.page)
+        .header("cookie", &started.cookie)
+        .send()
+        .await
+        .map_err(|e| sent("push waiting page", e))?;
+    let body = res.text().await.unwrap_or_default();
+    between(&body, "data-match-number=\"", "\"")
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| {
+            let code = between(&body, "data-field=\"error-code\">", "<").unwrap_or("-");
+            format!("push waiting page: no number to match (error code {code})")
+        })
+}
+
 /// `POST /signin/{flow}` with the code: the authorization code it leads to.
 pub async fn post_code(
     http: &reqwest::Client,

@@ -4,7 +4,9 @@
 //!    sign-in page → password → code → token), SQLite;
 //! 3. sign-ins with an authenticator app (TOTP) per second end to end (authorize → password →
 //!    second-factor page → code → authorization code → token), and the code step alone;
-//! 4. client-credentials grants per second (ES256 access tokens), SQLite.
+//! 4. client-credentials grants per second (ES256 access tokens), SQLite;
+//! 5. push delivery with 1,000 and 10,000 authenticators connected: the server's memory per idle
+//!    event stream, and the time from a challenge's creation to the app receiving it.
 //!
 //! Run it in release mode: `cargo build --release --bin postern --bin postern-bench &&
 //! ./target/release/postern-bench --seconds 10`. The server is the real `postern` binary in its own
@@ -16,6 +18,8 @@
 mod browser;
 mod client_credentials;
 mod load;
+mod push;
+mod push_delivery;
 mod server;
 mod totp;
 
@@ -36,6 +40,10 @@ struct Options {
     concurrency: usize,
     only: Option<String>,
     totp_users: usize,
+    /// Connected authenticators, one push measurement (and server) each.
+    push_devices: Vec<usize>,
+    push_challenges: usize,
+    push_connect_rate: f64,
 }
 
 fn options() -> Options {
@@ -44,6 +52,9 @@ fn options() -> Options {
         concurrency: 64,
         only: None,
         totp_users: 3000,
+        push_devices: vec![1000, 10_000],
+        push_challenges: 200,
+        push_connect_rate: 500.0,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -55,9 +66,24 @@ fn options() -> Options {
             "--totp-users" => {
                 o.totp_users = args[i + 1].parse::<usize>().expect("--totp-users N").max(1)
             }
+            "--push-devices" => {
+                o.push_devices = args[i + 1]
+                    .split(',')
+                    .map(|n| n.trim().parse().expect("--push-devices N[,N…]"))
+                    .collect()
+            }
+            "--push-challenges" => {
+                o.push_challenges = args[i + 1].parse().expect("--push-challenges N")
+            }
+            "--push-connect-rate" => {
+                o.push_connect_rate = args[i + 1]
+                    .parse::<f64>()
+                    .expect("--push-connect-rate N")
+                    .max(1.0)
+            }
             "--help" | "-h" => {
                 println!(
-                    "postern-bench [--seconds N] [--concurrency N] [--totp-users N] [--only argon2|signin|totp|client-credentials]"
+                    "postern-bench [--seconds N] [--concurrency N] [--totp-users N] [--push-devices N[,N…]] [--push-challenges N] [--push-connect-rate N] [--only argon2|signin|totp|client-credentials|push]"
                 );
                 std::process::exit(0);
             }
@@ -128,6 +154,10 @@ async fn main() {
             cores()
         );
         argon = Some(rate);
+    }
+    if o.only.as_deref() == Some("push") {
+        push_measurements(&o).await;
+        return;
     }
     let dir = std::env::temp_dir().join(format!("postern-bench-{}", token(&OsRandom, 6)));
     std::fs::create_dir_all(&dir).unwrap();
@@ -269,6 +299,25 @@ async fn main() {
     }
     server.stop();
     let _ = std::fs::remove_dir_all(&dir);
+    if want("push") {
+        push_measurements(&o).await;
+    }
+}
+
+/// Push delivery for each number of connected authenticators, one server each. The harness runs
+/// at normal priority here: it plays the phones, whose clock reading on arrival is the measurement.
+async fn push_measurements(o: &Options) {
+    for &devices in &o.push_devices {
+        push_delivery::measure(
+            &push_delivery::Settings {
+                devices,
+                challenges: o.push_challenges,
+                connect_rate: o.push_connect_rate,
+            },
+            PASSWORD,
+        )
+        .await;
+    }
 }
 
 /// The enrollment check, whole TOTP sign-ins, and the code step alone.

@@ -1,5 +1,5 @@
 //! The real `postern` binary, built next to this one: its admin commands, and `postern serve` in
-//! its own process. Also this process's own priority.
+//! its own process, and its memory. Also this process's own priority.
 
 use std::time::Duration;
 
@@ -37,6 +37,12 @@ pub fn admin(dir: &std::path::Path, args: &[&str], stdin: Option<&str>) -> serde
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "postern {args:?} failed");
     serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+/// The server process's resident memory and open file descriptors (its connections among them).
+pub struct Memory {
+    pub rss_kib: u64,
+    pub open_files: usize,
 }
 
 /// A running `postern serve`.
@@ -87,6 +93,24 @@ impl Server {
     /// The server's process id (for `perf record -p`).
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The server's resident memory (`VmRSS` of `/proc/PID/status`) and open file descriptors.
+    pub fn memory(&self) -> Memory {
+        let pid = self.pid();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let rss_kib = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_default();
+        let open_files = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .map(|d| d.count())
+            .unwrap_or_default();
+        Memory {
+            rss_kib,
+            open_files,
+        }
     }
 
     /// Stops the server (SIGTERM) and waits for it.
