@@ -237,6 +237,8 @@ pub struct SecurityPage {
     pub remembered: String,
     pub remembered_count: i64,
     pub signins: Vec<SignInRow>,
+    /// Push is turned off since then (a request was reported as not the user).
+    pub push_blocked: Option<String>,
 }
 
 /// One catalogue entry, for `/error?code=N`.

@@ -65,7 +65,14 @@ async fn approve_with_the_right_number(backend: Backend) {
     let p = &pending[0];
     assert_eq!(p["username"], "ada");
     assert_eq!(p["app"], client.name.as_str());
-    assert!(p.get("number").is_none() && !p.to_string().contains(&format!(":{number}")));
+    assert!(p.get("number").is_none());
+    assert!(
+        p.as_object()
+            .unwrap()
+            .values()
+            .all(|v| v != &serde_json::json!(number)),
+        "the number is only in the browser"
+    );
     let again = browser.open(&page_url(&server, &body)).await;
     assert!(
         unescape(again.body()).contains("Delivered to 'Pixel 7'"),
@@ -176,6 +183,24 @@ async fn wrong_number_deny_and_report(backend: Backend) {
     next.submit_code(prompt.body(), &app.code(&server, Duration::ZERO), false)
         .await
         .app_url();
+
+    // Security info says so, and turns push back on (the session proved the app's code).
+    let page = next.open(&server.url("/account/security")).await;
+    assert!(
+        page.body().contains("Push requests are turned off since"),
+        "{}",
+        page.body()
+    );
+    let csrf = hidden(page.body(), "csrf").unwrap();
+    let on = next
+        .submit(
+            &server.url("/account/security/push-unblock"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert!(on.body().contains("Push requests are turned back on"));
+    let again = Browser::new(&server);
+    waiting(&server, &again, &client, "bo").await;
     server.stop().await;
 }
 

@@ -192,7 +192,7 @@ pub async fn start(
             shown_ms: None,
         });
     }
-    let mut challenge = Challenge {
+    let challenge = Challenge {
         id: random::uuid(&*state.rng),
         user_id: user_id.to_owned(),
         flow_id: flow.id.clone(),
@@ -208,20 +208,33 @@ pub async fn start(
         version: 1,
     };
     state.store.create_challenge(&challenge).await?;
-    let mut woke = false;
-    for d in &mut challenge.deliveries {
-        if state
-            .wakeups
-            .wake_device(&d.device_id, DeviceEvent::Challenge(challenge.id.clone()))
+    let woken: Vec<String> = challenge
+        .deliveries
+        .iter()
+        .filter(|d| {
+            state
+                .wakeups
+                .wake_device(&d.device_id, DeviceEvent::Challenge(challenge.id.clone()))
+        })
+        .map(|d| d.device_id.clone())
+        .collect();
+    if woken.is_empty() {
+        return Ok(challenge);
+    }
+    // Retried over concurrent writes: the woken device may mark it fetched at the same moment.
+    let at = postern_core::clock::to_millis(now);
+    let written = modify(state, &challenge.id, |c| {
+        for d in c
+            .deliveries
+            .iter_mut()
+            .filter(|d| woken.contains(&d.device_id))
         {
-            d.woke_ms = Some(postern_core::clock::to_millis(now));
-            woke = true;
+            d.woke_ms.get_or_insert(at);
         }
-    }
-    if woke && state.store.update_challenge(&challenge).await? {
-        challenge.version += 1;
-    }
-    Ok(challenge)
+        true
+    })
+    .await?;
+    Ok(written.unwrap_or(challenge))
 }
 
 /// The wire form of a challenge for a device.

@@ -306,31 +306,20 @@ pub async fn events(
                         Ok(DeviceEvent::Challenge(id)) => {
                             if let Ok(Some(c)) = state.store.find_challenge(&id).await {
                                 queue.push_back(challenge_event(&push::to_pending(&c, &name)));
-                                // Bookkeeping after the event is on its way, not before.
-                                let (state, device_id, device_name, rid) = (
-                                    state.clone(),
-                                    device.id.clone(),
-                                    device.name.clone(),
-                                    rid.clone(),
+                                // Recorded before the event goes out, so the log's order is the
+                                // order things happened (fetched, then shown, then answered).
+                                let _ = push::mark_fetched(&state, &device.id, &c.id).await;
+                                let step = log::Step::new(
+                                    "push",
+                                    StepResult::Info,
+                                    format!(
+                                        "'{}' received the request over its open connection",
+                                        device.name
+                                    ),
                                 );
-                                tokio::spawn(async move {
-                                    let _ = push::mark_fetched(&state, &device_id, &c.id).await;
-                                    let step = log::Step::new(
-                                        "push",
-                                        StepResult::Info,
-                                        format!(
-                                            "'{device_name}' received the request over its open connection"
-                                        ),
-                                    );
-                                    let _ = log::record(
-                                        &state,
-                                        &c.correlation_id,
-                                        &rid,
-                                        vec![step],
-                                        None,
-                                    )
-                                    .await;
-                                });
+                                let _ =
+                                    log::record(&state, &c.correlation_id, &rid, vec![step], None)
+                                        .await;
                             }
                         }
                         Ok(DeviceEvent::Resolved(id)) => {

@@ -53,6 +53,10 @@ pub fn router(state: AppState) -> Router {
             get(account::start_totp).post(account::add_totp),
         )
         .route("/account/security/push", get(account::add_push))
+        .route(
+            "/account/security/push-unblock",
+            post(account::unblock_push),
+        )
         .route("/authenticator/activate", get(ops::activation_link))
         .route(
             "/account/security/recovery-codes",

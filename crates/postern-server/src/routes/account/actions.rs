@@ -354,3 +354,26 @@ pub async fn add_push(
     )
     .await
 }
+
+/// `POST /account/security/push-unblock`: push requests back on after a report (needs a factor
+/// proven in this session, like every change to sign-in methods).
+pub async fn unblock_push(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    with_account(
+        state,
+        rid,
+        headers,
+        Some((&body, &["csrf"])),
+        Guard::SecondFactor,
+        |state, account, _, _| async move {
+            let push = postern_store::PushState::default();
+            state.store.set_push_state(&account.user.id, &push).await?;
+            Ok(signin::redirect("/account/security?notice=push-on"))
+        },
+    )
+    .await
+}

@@ -25,7 +25,7 @@ use postern_store::StoreError;
 
 pub use actions::{
     add_push, add_totp, create_recovery_codes, forget_devices, remove_method, set_default,
-    sign_out_everywhere, start_totp,
+    sign_out_everywhere, start_totp, unblock_push,
 };
 
 /// A signed-in user on Security info.
@@ -96,6 +96,7 @@ fn notice_text(key: &str) -> Option<&'static str> {
         "totp-added" => "Authenticator app added. It's ready for your next sign-in.",
         "removed" => "Method removed.",
         "default" => "Default method changed.",
+        "push-on" => "Push requests are turned back on.",
         "devices-forgotten" => {
             "Remembered devices revoked: every device will ask for the second step again."
         }
@@ -222,6 +223,12 @@ pub(crate) async fn render(
         remembered,
         remembered_count,
         signins,
+        push_blocked: state
+            .store
+            .find_push_state(&account.user.id)
+            .await?
+            .blocked
+            .map(iso8601),
     }))
 }
 
