@@ -142,6 +142,7 @@ pub async fn seed(
                     sealed_seed: data_encoding::BASE64URL_NOPAD.encode(&sealed),
                     params,
                     state: TotpState::default(),
+                    paired_device: None,
                 },
                 version: 1,
             };

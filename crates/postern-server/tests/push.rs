@@ -503,6 +503,133 @@ async fn a_connected_app_is_woken_at_once(backend: Backend) {
     server.stop().await;
 }
 
+async fn review_findings_stay_fixed(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (client, _) = server
+        .create_client(ClientKind::Public, SigningAlg::RS256)
+        .await;
+    let (device, app) = user_with_device(&server, "hal").await;
+
+    // A report ends every other request still waiting.
+    let (a, b) = (Browser::new(&server), Browser::new(&server));
+    waiting(&server, &a, &client, "hal").await;
+    waiting(&server, &b, &client, "hal").await;
+    let pending = device.pending(&server).await;
+    assert_eq!(pending.len(), 2);
+    let first = pending[0]["id"].as_str().unwrap().to_owned();
+    let second = pending[1]["id"].as_str().unwrap().to_owned();
+    device.answer(&server, &first, false, None, true).await;
+    assert!(device.pending(&server).await.is_empty());
+    let (_, res) = device.answer(&server, &second, true, Some(50), false).await;
+    assert_eq!(res["outcome"], "already_answered");
+
+    // Parallel sign-ins cannot send more than the limit (3 per 5 minutes).
+    let user = server
+        .store()
+        .find_user_by_username("hal")
+        .await
+        .unwrap()
+        .unwrap();
+    server
+        .store()
+        .set_push_state(&user.id, &Default::default())
+        .await
+        .unwrap();
+    server.advance(Duration::minutes(6));
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let browser = Browser::new(&server);
+            let (url, _, _, _) = authorize_url(&server, &client, &[]);
+            tokio::spawn(async move {
+                browser
+                    .sign_in(&url, "hal", PASSWORD)
+                    .await
+                    .body()
+                    .to_owned()
+            })
+        })
+        .collect();
+    let mut waiting_pages = 0;
+    for t in tasks {
+        if t.await.unwrap().contains("data-match-number") {
+            waiting_pages += 1;
+        }
+    }
+    assert_eq!(
+        waiting_pages, 3,
+        "at most 3 pushes in 5 minutes, however parallel"
+    );
+
+    // Removing the device removes its codes and ends its connection.
+    let mut stream = device
+        .request(
+            &server,
+            reqwest::Method::GET,
+            "/api/authenticator/v1/events",
+            b"",
+        )
+        .send()
+        .await
+        .unwrap();
+    // (Pushes are at their limit now: the sign-in asks for the app's code.)
+    let setup = Browser::new(&server);
+    let prompt = setup
+        .sign_in(&server.url("/account/signin"), "hal", PASSWORD)
+        .await;
+    assert!(prompt.body().contains("Enter code"), "{}", prompt.body());
+    setup
+        .submit_code(prompt.body(), &app.code(&server, Duration::ZERO), false)
+        .await;
+    let page = setup.open(&server.url("/account/security")).await;
+    let csrf = hidden(page.body(), "csrf").unwrap();
+    let removed = setup
+        .submit(
+            &server.url("/account/security/remove"),
+            &[("csrf", &csrf), ("method", &device.id)],
+        )
+        .await;
+    assert!(
+        removed.body().contains("Method removed"),
+        "{}",
+        removed.body()
+    );
+    assert!(
+        server
+            .store()
+            .list_methods(&user.id)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the paired codes went too"
+    );
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while let Ok(Some(_)) = stream.chunk().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the removed device's stream ended");
+
+    // An activation link made before "sign out everywhere" is dead after it.
+    let page = setup.open(&server.url("/account/security/push")).await;
+    let link = unescape(&attr(page.body(), "data-activation-url").unwrap());
+    let page = setup.open(&server.url("/account/security")).await;
+    let csrf = hidden(page.body(), "csrf").unwrap();
+    setup
+        .submit(
+            &server.url("/account/security/sign-out-everywhere"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    let (base, code) = link.split_once("/authenticator/activate?code=").unwrap();
+    let res = reqwest::Client::new()
+        .post(format!("{base}/api/authenticator/v1/activate"))
+        .json(&serde_json::json!({"code": code, "public_key": data_encoding::BASE64URL_NOPAD.encode(&[7u8; 32]), "device_name": "x", "app_version": "1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    server.stop().await;
+}
+
 on_both_backends!(
     approve_with_the_right_number,
     wrong_number_deny_and_report,
@@ -511,4 +638,5 @@ on_both_backends!(
     forged_replayed_tampered_and_stale_requests_are_refused,
     fatigue_limits_push,
     a_connected_app_is_woken_at_once,
+    review_findings_stay_fixed,
 );

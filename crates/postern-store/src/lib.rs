@@ -25,7 +25,7 @@ mod signin_log;
 pub mod testing;
 
 pub use methods::MethodRemoval;
-pub use push::PushState;
+pub use push::{ChallengeCreated, PushState};
 pub use signin_log::SignInRecord;
 mod tokens;
 mod users;

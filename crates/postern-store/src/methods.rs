@@ -9,7 +9,9 @@ use crate::rows::{
     flag, get_flag, get_i64, get_json, get_opt_time, get_text, get_time, json, ms, opt_ms,
 };
 use crate::{Backend, Result, Store};
-use postern_core::credential::method::{Method, MethodKind, RemoveRefused, can_remove};
+use postern_core::credential::method::{
+    Method, MethodKind, RemoveRefused, can_remove, removal_set,
+};
 use postern_core::policy::MfaPolicy;
 use sqlx::any::AnyRow;
 
@@ -197,11 +199,13 @@ impl Store {
         if let Err(refused) = can_remove(&methods, id, policy) {
             return Ok(MethodRemoval::Refused(refused));
         }
-        sqlx::query("DELETE FROM auth_methods WHERE user_id = $1 AND id = $2")
-            .bind(user_id)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        for going in removal_set(&methods, id) {
+            sqlx::query("DELETE FROM auth_methods WHERE user_id = $1 AND id = $2")
+                .bind(user_id)
+                .bind(&going)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(MethodRemoval::Removed)
     }

@@ -7,6 +7,16 @@ use crate::{Result, Store};
 use postern_core::credential::push::Challenge;
 use time::OffsetDateTime;
 
+/// What creating a challenge under the limits did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChallengeCreated {
+    Created,
+    /// The user already had `limit` challenges since the window's start: nothing was stored.
+    Limited,
+    /// The flow already has a challenge waiting for an answer: that one stands.
+    Existing(Box<Challenge>),
+}
+
 /// A user's push state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PushState {
@@ -105,6 +115,63 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Stores a challenge unless its flow already has one pending or the user reached `limit`
+    /// challenges since `since` — checked and written in one transaction serialised per user, so
+    /// parallel sign-ins cannot exceed the limit.
+    pub async fn create_challenge_limited(
+        &self,
+        c: &Challenge,
+        since: OffsetDateTime,
+        limit: usize,
+    ) -> Result<ChallengeCreated> {
+        let mut tx = self.begin_write().await?;
+        if self.backend == crate::Backend::Postgres {
+            sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
+                .bind(&c.user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let latest = sqlx::query(
+            "SELECT data, version FROM push_challenges WHERE flow_id = $1
+             ORDER BY created_ms DESC, id DESC LIMIT 1",
+        )
+        .bind(&c.flow_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .as_ref()
+        .map(challenge_from_row)
+        .transpose()?;
+        if let Some(existing) = latest
+            && existing.status(c.created) == postern_core::credential::push::Status::Pending
+        {
+            return Ok(ChallengeCreated::Existing(Box::new(existing)));
+        }
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM push_challenges WHERE user_id = $1 AND created_ms >= $2",
+        )
+        .bind(&c.user_id)
+        .bind(ms(since))
+        .fetch_one(&mut *tx)
+        .await?;
+        if usize::try_from(get_i64(&row, "n")?).unwrap_or(usize::MAX) >= limit {
+            return Ok(ChallengeCreated::Limited);
+        }
+        sqlx::query(
+            "INSERT INTO push_challenges (id, user_id, flow_id, created_ms, expires_ms, data, version)
+             VALUES ($1, $2, $3, $4, $5, $6, 1)",
+        )
+        .bind(&c.id)
+        .bind(&c.user_id)
+        .bind(&c.flow_id)
+        .bind(ms(c.created))
+        .bind(ms(c.expires))
+        .bind(crate::rows::json(c)?)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(ChallengeCreated::Created)
+    }
+
     pub async fn create_challenge(&self, c: &Challenge) -> Result<()> {
         sqlx::query(
             "INSERT INTO push_challenges (id, user_id, flow_id, created_ms, expires_ms, data, version)
@@ -190,6 +257,46 @@ impl Store {
                 unanswered: get_i64(&r, "unanswered")?,
             },
         })
+    }
+
+    /// Records an answer in the user's push state atomically: an approval ends the unanswered
+    /// streak; anything else lengthens it, and a report blocks push (kept if already blocked).
+    pub async fn record_push_answer(
+        &self,
+        user_id: &str,
+        approved: bool,
+        reported_at: Option<OffsetDateTime>,
+    ) -> Result<()> {
+        if approved {
+            sqlx::query(
+                "INSERT INTO push_states (user_id, blocked_ms, unanswered) VALUES ($1, NULL, 0)
+                 ON CONFLICT (user_id) DO UPDATE SET unanswered = 0",
+            )
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        } else {
+            sqlx::query(
+                "INSERT INTO push_states (user_id, blocked_ms, unanswered) VALUES ($1, $2, 1)
+                 ON CONFLICT (user_id) DO UPDATE
+                 SET unanswered = push_states.unanswered + 1,
+                     blocked_ms = COALESCE(push_states.blocked_ms, excluded.blocked_ms)",
+            )
+            .bind(user_id)
+            .bind(reported_at.map(ms))
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Forgets the user's unused activation links (sign out everywhere).
+    pub async fn delete_user_activations(&self, user_id: &str) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM activations WHERE user_id = $1 AND used_ms IS NULL")
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     /// Replaces a user's push state.

@@ -24,6 +24,7 @@ fn totp(id: &str, user_id: &str, is_default: bool) -> Method {
             sealed_seed: "c2VhbGVk".into(),
             params: TotpParams::default(),
             state: TotpState::default(),
+            paired_device: None,
         },
         version: 1,
     }

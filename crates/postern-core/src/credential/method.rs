@@ -89,6 +89,10 @@ pub enum MethodSecret {
         sealed_seed: String,
         params: TotpParams,
         state: TotpState,
+        /// The Postern Authenticator whose offline codes these are: removing the device removes
+        /// them too (a removed device must not keep a way in).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        paired_device: Option<String>,
     },
     RecoveryCodes {
         codes: Vec<RecoveryCodeSlot>,
@@ -184,6 +188,19 @@ impl RemoveRefused {
     }
 }
 
+/// The methods that go when `id` is removed: it, and the codes paired with it (a device's).
+pub fn removal_set(methods: &[Method], id: &str) -> Vec<String> {
+    let mut ids = vec![id.to_owned()];
+    ids.extend(methods.iter().filter_map(|m| match &m.secret {
+        MethodSecret::Totp {
+            paired_device: Some(d),
+            ..
+        } if d == id => Some(m.id.clone()),
+        _ => None,
+    }));
+    ids
+}
+
 /// May `id` be removed from `methods` under `policy`?
 pub fn can_remove(methods: &[Method], id: &str, policy: MfaPolicy) -> Result<(), RemoveRefused> {
     if policy != MfaPolicy::Required {
@@ -192,7 +209,8 @@ pub fn can_remove(methods: &[Method], id: &str, policy: MfaPolicy) -> Result<(),
     let Some(target) = methods.iter().find(|m| m.id == id) else {
         return Ok(());
     };
-    let others: Vec<&Method> = methods.iter().filter(|m| m.id != id).collect();
+    let going = removal_set(methods, id);
+    let others: Vec<&Method> = methods.iter().filter(|m| !going.contains(&m.id)).collect();
     if others.is_empty() {
         return Err(RemoveRefused::LastMethod);
     }
@@ -225,6 +243,7 @@ mod tests {
             sealed_seed: String::new(),
             params: TotpParams::default(),
             state: TotpState::default(),
+            paired_device: None,
         }
     }
 

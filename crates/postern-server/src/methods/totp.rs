@@ -165,6 +165,7 @@ pub async fn finish(
             sealed_seed: data_encoding::BASE64URL_NOPAD.encode(&sealed),
             params,
             state: accepted,
+            paired_device: None,
         },
         version: 1,
         id,

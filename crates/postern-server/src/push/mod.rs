@@ -19,7 +19,7 @@ use postern_core::secret::hash_token;
 use postern_proto::authenticator::{
     AccountInfo, ActivateRequest, ActivateResponse, AnswerOutcome, PendingChallenge,
 };
-use postern_store::{PushState, StoreError};
+use postern_store::{ChallengeCreated, StoreError};
 use time::Duration;
 use wakeup::DeviceEvent;
 
@@ -89,7 +89,7 @@ pub async fn activate(
         is_default: true,
         secret: MethodSecret::Push {
             public_key: req.public_key.clone(),
-            app_version: req.app_version.chars().take(40).collect(),
+            app_version: totp::clean_name(&req.app_version, "unknown"),
         },
         version: 1,
     };
@@ -116,6 +116,7 @@ pub async fn activate(
             sealed_seed: data_encoding::BASE64URL_NOPAD.encode(&sealed),
             params,
             state: TotpState::default(),
+            paired_device: Some(device.id.clone()),
         },
         version: 1,
     };
@@ -172,13 +173,23 @@ pub async fn code_first(
 
 /// Sends a push for a sign-in to every push device of the user: stores the challenge, then wakes
 /// the devices that have a connection open (and records which were woken).
+/// What sending a push did.
+pub enum Started {
+    /// A new request, sent.
+    Sent(Box<Challenge>),
+    /// The flow's request still waiting for an answer (nothing new was sent).
+    Waiting(Box<Challenge>),
+    /// The user reached the limit of requests (3 per 5 minutes): nothing was sent.
+    Limited,
+}
+
 pub async fn start(
     state: &AppState,
     flow: &postern_core::flow::Flow,
     user_id: &str,
     methods: &[Method],
     ip: &str,
-) -> Result<Challenge, StoreError> {
+) -> Result<Started, StoreError> {
     let now = state.clock.now();
     let mut deliveries = vec![];
     for m in methods.iter().filter(|m| m.kind() == MethodKind::Push) {
@@ -207,7 +218,16 @@ pub async fn start(
         failure_logged: false,
         version: 1,
     };
-    state.store.create_challenge(&challenge).await?;
+    let since = now - rules::FATIGUE_WINDOW;
+    match state
+        .store
+        .create_challenge_limited(&challenge, since, rules::FATIGUE_LIMIT)
+        .await?
+    {
+        ChallengeCreated::Created => {}
+        ChallengeCreated::Limited => return Ok(Started::Limited),
+        ChallengeCreated::Existing(c) => return Ok(Started::Waiting(c)),
+    }
     let woken: Vec<String> = challenge
         .deliveries
         .iter()
@@ -219,7 +239,7 @@ pub async fn start(
         .map(|d| d.device_id.clone())
         .collect();
     if woken.is_empty() {
-        return Ok(challenge);
+        return Ok(Started::Sent(Box::new(challenge)));
     }
     // Retried over concurrent writes: the woken device may mark it fetched at the same moment.
     let at = postern_core::clock::to_millis(now);
@@ -234,7 +254,7 @@ pub async fn start(
         true
     })
     .await?;
-    Ok(written.unwrap_or(challenge))
+    Ok(Started::Sent(Box::new(written.unwrap_or(challenge))))
 }
 
 /// The wire form of a challenge for a device.
@@ -400,16 +420,48 @@ async fn after_answer(
     c: &Challenge,
     resolution: Resolution,
 ) -> Result<(), StoreError> {
-    let mut push = state.store.find_push_state(&c.user_id).await?;
-    match resolution {
-        Resolution::Approved => push.unanswered = 0,
-        Resolution::Denied | Resolution::WrongNumber => push.unanswered += 1,
-        Resolution::Reported => {
-            push.unanswered += 1;
-            push.blocked = Some(state.clock.now());
+    let now = state.clock.now();
+    let reported = (resolution == Resolution::Reported).then_some(now);
+    state
+        .store
+        .record_push_answer(&c.user_id, resolution == Resolution::Approved, reported)
+        .await?;
+    if let Some(at) = reported {
+        // "I didn't try to sign in": every other request still waiting is over too.
+        let reporter = c
+            .answer
+            .as_ref()
+            .map(|a| a.device_id.clone())
+            .unwrap_or_default();
+        for other in state
+            .store
+            .list_user_challenges(&c.user_id, now - PENDING_HORIZON)
+            .await?
+        {
+            if other.id == c.id || other.status(now) != Status::Pending {
+                continue;
+            }
+            let resolved = modify(state, &other.id, |o| {
+                if o.answer.is_some() {
+                    return false;
+                }
+                o.answer = Some(rules::Answer {
+                    device_id: reporter.clone(),
+                    resolution: Resolution::Reported,
+                    at_ms: postern_core::clock::to_millis(at),
+                });
+                true
+            })
+            .await?;
+            if let Some(o) = resolved {
+                for d in &o.deliveries {
+                    state
+                        .wakeups
+                        .wake_device(&d.device_id, DeviceEvent::Resolved(o.id.clone()));
+                }
+            }
         }
     }
-    state.store.set_push_state(&c.user_id, &push).await?;
     if resolution == Resolution::WrongNumber {
         // A wrong number is a failed second-factor attempt (its own fingerprint: never a repeat).
         let print = lockout::fingerprint(state, Kind::SecondFactor, &c.user_id, &c.id, "push");
@@ -438,9 +490,10 @@ pub async fn record_ignored(state: &AppState, c: &Challenge) -> Result<bool, Sto
     })
     .await?;
     if first && c.answer.is_none() {
-        let mut push: PushState = state.store.find_push_state(&c.user_id).await?;
-        push.unanswered += 1;
-        state.store.set_push_state(&c.user_id, &push).await?;
+        state
+            .store
+            .record_push_answer(&c.user_id, false, None)
+            .await?;
     }
     Ok(first)
 }

@@ -16,6 +16,8 @@ pub enum DeviceEvent {
     Challenge(String),
     /// A challenge was answered or expired (by id): stop showing it.
     Resolved(String),
+    /// The device was removed from the account: its connection ends.
+    Revoked,
 }
 
 /// The wake-up channels.

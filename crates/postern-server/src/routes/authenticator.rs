@@ -322,6 +322,7 @@ pub async fn events(
                                         .await;
                             }
                         }
+                        Ok(DeviceEvent::Revoked) => return None,
                         Ok(DeviceEvent::Resolved(id)) => {
                             let data = serde_json::json!({ "id": id }).to_string();
                             queue.push_back(Event::default().event(EVENT_RESOLVED).data(data));

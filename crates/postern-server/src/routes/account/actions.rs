@@ -253,9 +253,14 @@ pub async fn remove_method(
                 .delete_method(&account.user.id, id, state.config.policy.mfa)
                 .await?
             {
-                MethodRemoval::Removed | MethodRemoval::NotFound => {
+                MethodRemoval::Removed => {
+                    // A removed Postern Authenticator's open connection ends now.
+                    state
+                        .wakeups
+                        .wake_device(id, crate::push::wakeup::DeviceEvent::Revoked);
                     Ok(signin::redirect("/account/security?notice=removed"))
                 }
+                MethodRemoval::NotFound => Ok(signin::redirect("/account/security?notice=removed")),
                 MethodRemoval::Refused(why) => {
                     render(&state, &account, None, Some(why.message()), None).await
                 }
@@ -310,6 +315,7 @@ pub async fn sign_out_everywhere(
             .revoke_user_tokens(user_id, state.clock.now())
             .await?;
         state.store.delete_remembered_devices(user_id).await?;
+        state.store.delete_user_activations(user_id).await?;
         tracing::info!(user = %user_id, sessions, tokens, "signed out everywhere by the user");
         let mut res = pages::render(&pages::MessagePage {
             org: state.config.organisation.clone(),
@@ -341,6 +347,10 @@ pub async fn add_push(
         None,
         Guard::SecondFactor,
         |state, account, _, _| async move {
+            // An activation link gives a lasting factor: only from a sign-in of the last minutes.
+            if state.clock.now() - account.session.auth_time > time::Duration::minutes(10) {
+                return Ok(super::needs_fresh_sign_in(&state));
+            }
             let url = crate::push::new_activation(&state, &account.user.id).await?;
             let expires = state.clock.now() + crate::push::ACTIVATION_LIFETIME;
             Ok(pages::render(&pages::PushEnrollPage {

@@ -43,14 +43,32 @@ pub(super) async fn prompt(
     ctx: &ErrorContext,
 ) -> Result<Shown, postern_store::StoreError> {
     let now = state.clock.now();
+    // A locked second step is locked for push too.
+    let (lock, _) =
+        crate::lockout::find(state, user_id, crate::lockout::Kind::SecondFactor).await?;
+    if let Some(until) = lock.locked_until(now) {
+        return Ok(Shown::Refused(format!(
+            "Too many failed attempts: the second step is paused until {} (UTC).",
+            postern_core::clock::iso8601(until)
+        )));
+    }
     let latest = state.store.latest_flow_challenge(&flow.id).await?;
     let challenge = match latest {
         Some(c) => c,
         None => {
-            if let Some(why) = push::push_refusal(state, user_id).await? {
-                return Ok(Shown::Refused(why));
+            if state
+                .store
+                .find_push_state(user_id)
+                .await?
+                .blocked
+                .is_some()
+            {
+                return Ok(Shown::Refused(push::BLOCKED.into()));
             }
-            send(state, flow, user_id, methods, ctx).await?
+            match send(state, flow, user_id, methods, ctx).await? {
+                Some(c) => c,
+                None => return Ok(Shown::Refused(fatigue_words())),
+            }
         }
     };
     let username = second_factor::username_of(state, user_id).await?;
@@ -59,6 +77,24 @@ pub(super) async fn prompt(
             state, flow, &challenge, device, methods, &username,
         ))),
         Status::Resolved(Resolution::Approved) => {
+            // The approval counts only if push is still allowed and the approving device is
+            // still registered (a report or a removal since then wins).
+            let approver = challenge.answer.as_ref().map(|a| a.device_id.as_str());
+            let still_registered = methods.iter().any(|m| Some(m.id.as_str()) == approver);
+            let blocked = state
+                .store
+                .find_push_state(user_id)
+                .await?
+                .blocked
+                .is_some();
+            if blocked || !still_registered {
+                return Ok(Shown::Refused(if blocked {
+                    push::BLOCKED.into()
+                } else {
+                    "The device that approved was removed from your account. Use another way."
+                        .into()
+                }));
+            }
             let name = challenge
                 .answer
                 .as_ref()
@@ -100,21 +136,33 @@ pub(super) async fn prompt(
     }
 }
 
-/// Creates and sends a new challenge for the flow, logged.
+fn fatigue_words() -> String {
+    format!(
+        "{} push requests in the last 5 minutes is the most we send. Use a code instead.",
+        postern_core::credential::push::FATIGUE_LIMIT
+    )
+}
+
+/// Creates and sends a new challenge for the flow, logged; the one still waiting if there is
+/// one; `None` when the user reached the limit of requests.
 async fn send(
     state: &AppState,
     flow: &Flow,
     user_id: &str,
     methods: &[Method],
     ctx: &ErrorContext,
-) -> Result<Challenge, postern_store::StoreError> {
+) -> Result<Option<Challenge>, postern_store::StoreError> {
     let ip = state
         .store
         .find_signin(&flow.correlation_id)
         .await?
         .and_then(|e| e.ip)
         .unwrap_or_default();
-    let c = push::start(state, flow, user_id, methods, &ip).await?;
+    let c = match push::start(state, flow, user_id, methods, &ip).await? {
+        push::Started::Sent(c) => c,
+        push::Started::Waiting(c) => return Ok(Some(*c)),
+        push::Started::Limited => return Ok(None),
+    };
     let names: Vec<String> = c
         .deliveries
         .iter()
@@ -145,7 +193,7 @@ async fn send(
         None,
     )
     .await?;
-    Ok(c)
+    Ok(Some(*c))
 }
 
 fn wait_page(
@@ -259,7 +307,14 @@ pub async fn retry(
         };
         let current = state.store.latest_flow_challenge(&flow.id).await?;
         let pending = current.is_some_and(|c| c.status(state.clock.now()) == Status::Pending);
-        if !pending && push::push_refusal(&state, user_id).await?.is_none() {
+        let blocked = state
+            .store
+            .find_push_state(user_id)
+            .await?
+            .blocked
+            .is_some();
+        if !pending && !blocked {
+            // Over the limit, the page that follows says so.
             send(&state, &flow, user_id, &methods, &ctx).await?;
         }
         Ok(signin::redirect(&format!(
