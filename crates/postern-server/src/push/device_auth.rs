@@ -129,6 +129,17 @@ pub async fn authenticate(
             "this exact request was already received",
         )));
     }
+    let disabled = state
+        .store
+        .find_user_by_id(&device.user_id)
+        .await?
+        .is_none_or(|u| u.disabled);
+    if disabled {
+        return Ok(Err(refuse(
+            "unknown_device",
+            "the account this device belongs to is disabled",
+        )));
+    }
     state.store.touch_device(&device.id, now).await?;
     Ok(Ok(device))
 }

@@ -334,10 +334,17 @@ pub async fn pending_for(state: &AppState, device: &Method) -> Result<Vec<Challe
     Ok(out)
 }
 
-/// Records that the app showed challenge `id` to the user. False if it is not this device's.
-pub async fn mark_shown(state: &AppState, device: &Method, id: &str) -> Result<bool, StoreError> {
+/// Records that the app showed challenge `id` to the user: `None` if it is not this device's,
+/// else whether this was the first time.
+pub async fn mark_shown(
+    state: &AppState,
+    device: &Method,
+    id: &str,
+) -> Result<Option<bool>, StoreError> {
     let now = postern_core::clock::to_millis(state.clock.now());
+    let mut first = false;
     let c = modify(state, id, |c| {
+        first = false;
         if c.user_id != device.user_id {
             return false;
         }
@@ -345,15 +352,17 @@ pub async fn mark_shown(state: &AppState, device: &Method, id: &str) -> Result<b
             Some(d) if d.shown_ms.is_none() => {
                 d.fetched_ms.get_or_insert(now);
                 d.shown_ms = Some(now);
+                first = true;
                 true
             }
             _ => false,
         }
     })
     .await?;
-    Ok(c.is_some_and(|c| {
+    let mine = c.is_some_and(|c| {
         c.user_id == device.user_id && c.deliveries.iter().any(|d| d.device_id == device.id)
-    }))
+    });
+    Ok(mine.then_some(first))
 }
 
 /// A device's answer to challenge `id`. `None` when it is not a challenge of this device.

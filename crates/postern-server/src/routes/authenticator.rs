@@ -109,7 +109,13 @@ pub async fn pending(
         Err(e) => return internal(&e),
     };
     let name = username(&state, &device.user_id).await;
-    for c in &challenges {
+    // Logged the first time this device fetches each request (not on every refresh).
+    let first_fetch = challenges.iter().filter(|c| {
+        c.deliveries
+            .iter()
+            .any(|d| d.device_id == device.id && d.fetched_ms.is_none())
+    });
+    for c in first_fetch {
         let step = log::Step::new(
             "push",
             StepResult::Info,
@@ -143,12 +149,13 @@ pub async fn shown(
     };
     match push::mark_shown(&state, &device, &id).await {
         Err(e) => internal(&e),
-        Ok(false) => api_error(
+        Ok(None) => api_error(
             StatusCode::NOT_FOUND,
             "not_found",
             "no such request for this device",
         ),
-        Ok(true) => {
+        Ok(Some(false)) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Some(true)) => {
             if let Ok(Some(c)) = state.store.find_challenge(&id).await {
                 let step = log::Step::new(
                     "push",
