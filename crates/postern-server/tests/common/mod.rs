@@ -809,6 +809,31 @@ impl Browser {
     }
 }
 
+impl Browser {
+    /// From a second-factor page, "Sign in another way" → the choice whose label starts with
+    /// `label`; returns where that lands.
+    pub async fn choose_another_way(
+        &self,
+        server: &TestServer,
+        page: &str,
+        label: &str,
+    ) -> Landing {
+        let other = links(page)
+            .into_iter()
+            .find(|l| l.ends_with("/other"))
+            .expect("Sign in another way");
+        let ways = self.open(&server.url(&other)).await;
+        let link = ways
+            .body()
+            .split("<a href=\"")
+            .skip(1)
+            .find(|r| r.contains(&format!(">{label}")))
+            .map(|r| unescape(r.split('"').next().unwrap()))
+            .unwrap_or_else(|| panic!("no choice '{label}': {}", ways.body()));
+        self.open(&server.url(&link)).await
+    }
+}
+
 /// The number a push waiting page shows.
 pub fn match_number(body: &str) -> u32 {
     attr(body, "data-match-number")
