@@ -206,17 +206,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
     let (tx, rx) = oneshot::channel::<()>();
     let app = crate::routes::router(state.clone());
     let stopping = state.stopping.clone();
-    let task = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = rx.await;
-            stopping.send_replace(true);
-        })
-        .await
-    });
+    let task = tokio::spawn(serve(listener, app, rx, stopping));
     let jobs = tokio::spawn(background_jobs(state.clone()));
     Ok(RunningServer {
         addr,
@@ -226,6 +216,72 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
         task,
         jobs,
     })
+}
+
+/// The largest read buffer of a connection. hyper grows a connection's read buffer to 16 KiB by
+/// default; 8 KiB (its minimum) still holds any request head Postern accepts (cookies are small)
+/// and keeps each idle authenticator stream about 8 KiB lighter (BENCHMARKS.md).
+const MAX_CONNECTION_BUFFER: usize = 8192;
+
+/// Accepts connections and serves each with HTTP/1.1 until `stop` fires; then every connection
+/// finishes its in-flight request (long-lived event streams end on `stopping`) before it returns.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    mut stop: oneshot::Receiver<()>,
+    stopping: tokio::sync::watch::Sender<bool>,
+) -> std::io::Result<()> {
+    use hyper_util::rt::TokioIo;
+    use hyper_util::service::TowerToHyperService;
+    use tower::ServiceExt;
+
+    // Every connection task holds a receiver; the sender's `closed()` says all are done.
+    let (open_tx, open_rx) = tokio::sync::watch::channel(());
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of descriptors or a connection reset before accept: keep serving.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut stop => break,
+        };
+        // The router is shared (a cheap clone); the peer address goes into each request.
+        let service =
+            app.clone()
+                .map_request(move |req: axum::http::Request<hyper::body::Incoming>| {
+                    let mut req = req.map(axum::body::Body::new);
+                    req.extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    req
+                });
+        let mut stopping_rx = stopping.subscribe();
+        let open = open_rx.clone();
+        tokio::spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder.max_buf_size(MAX_CONNECTION_BUFFER);
+            let conn = builder
+                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+                .with_upgrades();
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = async { let _ = stopping_rx.wait_for(|s| *s).await; } => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+            drop(open);
+        });
+    }
+    stopping.send_replace(true);
+    drop(open_rx);
+    open_tx.closed().await;
+    Ok(())
 }
 
 /// Reloads keys every minute (rotations made by `postern admin keys rotate` or another node) and

@@ -41,8 +41,9 @@ pub struct InProcess {
     challenges: Mutex<HashMap<String, broadcast::Sender<()>>>,
 }
 
-/// Events buffered per channel for a slow receiver (it then re-fetches what is pending anyway).
-const CAPACITY: usize = 16;
+/// Events buffered per channel for a slow receiver. Small on purpose: every idle connection holds
+/// one channel, and a receiver that lags re-fetches what is pending anyway.
+const CAPACITY: usize = 4;
 
 fn subscribe<T: Clone>(
     map: &Mutex<HashMap<String, broadcast::Sender<T>>>,
