@@ -438,3 +438,110 @@ async fn serve_starts_and_shuts_down_gracefully() {
     assert!(rest.iter().any(|l| l.contains("Shutting down")), "{rest:?}");
     let _ = std::fs::remove_dir_all(&parent);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helpdesk_fixes_second_factors_from_the_command_line() {
+    let server = TestServer::start_with(Backend::Sqlite, |c| {
+        c.policy.mfa = postern_core::policy::MfaPolicy::Required;
+    })
+    .await;
+    let (client, _) = server
+        .create_client(
+            postern_core::client::ClientKind::Public,
+            postern_core::oidc::jws::SigningAlg::RS256,
+        )
+        .await;
+    server.create_user("ivy").await;
+    let dir = server.data_dir().to_owned();
+    let db = server.config.database_url.clone().unwrap();
+    let env = [("POSTERN_DATABASE_URL", db.as_str())];
+    let none = postern(&dir, &["admin", "user", "methods", "ivy"], None, &env);
+    assert!(String::from_utf8_lossy(&none.stdout).contains("no second factor registered"));
+
+    // Ivy registers an app at her first sign-in, then locks her second step with wrong codes.
+    let browser = Browser::new(&server);
+    let page = browser
+        .sign_in(
+            &authorize_url(&server, &client, &[]).0,
+            "ivy",
+            common::PASSWORD,
+        )
+        .await;
+    let body = page.body().to_owned();
+    let app = common::AuthenticatorApp::scan(&common::otpauth_uri(&body));
+    let form = [
+        ("csrf", common::hidden(&body, "csrf").unwrap()),
+        ("enrollment", common::hidden(&body, "enrollment").unwrap()),
+        ("name", "Phone".to_owned()),
+        ("code", app.code(&server, time::Duration::ZERO)),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    browser
+        .submit(&server.url(&common::attr(&body, "action").unwrap()), &form)
+        .await
+        .app_url();
+    let methods = json(&postern(
+        &dir,
+        &["admin", "--json", "user", "methods", "ivy"],
+        None,
+        &env,
+    ));
+    assert_eq!(methods[0]["kind"], "totp");
+    assert_eq!(methods[0]["name"], "Phone");
+    assert_eq!(methods[0]["default"], true);
+    let text = postern(&dir, &["admin", "user", "methods", "ivy"], None, &env);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("only one way in"));
+
+    let other = Browser::new(&server);
+    let (url, _, _, _) = authorize_url(&server, &client, &[]);
+    let mut prompt = other
+        .sign_in(&url, "ivy", common::PASSWORD)
+        .await
+        .body()
+        .to_owned();
+    for i in 0..5u32 {
+        prompt = other
+            .submit_code(
+                &prompt,
+                &format!("{:06}", 111_111 * (i + 1) % 1_000_000),
+                false,
+            )
+            .await
+            .body()
+            .to_owned();
+    }
+    assert!(prompt.contains("990008"), "locked");
+    let out = json(&postern(
+        &dir,
+        &["admin", "--json", "user", "unlock", "ivy"],
+        None,
+        &env,
+    ));
+    assert!(out["result"].as_str().unwrap().starts_with("unlocked"));
+    server.advance(common::STEP);
+    other
+        .submit_code(&prompt, &app.code(&server, time::Duration::ZERO), false)
+        .await
+        .app_url();
+
+    // Lost phone: re-registration is required, and every session ends.
+    let out = json(&postern(
+        &dir,
+        &["admin", "--json", "user", "require-reregister", "ivy"],
+        None,
+        &env,
+    ));
+    assert!(
+        out["result"]
+            .as_str()
+            .unwrap()
+            .contains("1 second factor(s) removed")
+    );
+    let page = browser.open(&server.url("/account/security")).await;
+    assert!(page.page().0.contains("/signin/"), "signed out");
+    let next = Browser::new(&server);
+    let (url, _, _, _) = authorize_url(&server, &client, &[]);
+    let again = next.sign_in(&url, "ivy", common::PASSWORD).await;
+    assert!(again.body().contains("Set up a second sign-in method"));
+    server.stop().await;
+}

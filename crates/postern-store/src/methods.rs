@@ -144,6 +144,16 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Removes every method of a user (the helpdesk's "require re-registration"); returns how
+    /// many there were.
+    pub async fn delete_user_methods(&self, user_id: &str) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM auth_methods WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Makes `id` the user's default method; false if there is no such method of that user.
     pub async fn set_default_method(&self, user_id: &str, id: &str) -> Result<bool> {
         let mut tx = self.begin_write().await?;

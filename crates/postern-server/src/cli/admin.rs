@@ -67,6 +67,17 @@ enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// List the account's second factors: kind, name, added, last used, default, codes left,
+    /// each device's last contact.
+    Methods { username: String },
+    /// Lift the account's locks: wrong passwords, wrong codes, and push blocked after a report.
+    Unlock { username: String },
+    /// End every session, refresh token and remembered device, and forget unused activation
+    /// links (a lost or stolen device).
+    RevokeSessions { username: String },
+    /// Remove every second factor and remembered device and end the sessions: under
+    /// `policy.mfa = required` the next sign-in registers a new method (50079).
+    RequireReregister { username: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -282,30 +293,157 @@ async fn user(config: &Config, store: &Store, cmd: UserCommand, json: bool) -> C
                 .revoke_user_tokens(&u.id, SystemClock.now())
                 .await
                 .map_err(|e| e.to_string())?;
-            let mut cleared = false;
-            for _ in 0..20 {
-                let (_, version) = store
-                    .find_lockout(&u.id, "password")
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if store
-                    .update_lockout(&u.id, "password", &Default::default(), version)
-                    .await
-                    .map_err(|e| e.to_string())?
-                {
-                    cleared = true;
-                    break;
-                }
-            }
-            if !cleared {
-                return Err("the password is set and sessions are revoked, but the lockout could not be cleared (busy); run the command again".into());
-            }
+            clear_lockout(store, &u.id, "password").await?;
             report(
                 json,
                 &u,
                 "password set; sessions and refresh tokens revoked; lockout cleared",
             );
         }
+        UserCommand::Methods { username } => {
+            let u = find_user(store, &username).await?;
+            print_methods(store, &u, json).await?;
+        }
+        UserCommand::Unlock { username } => {
+            let u = find_user(store, &username).await?;
+            clear_lockout(store, &u.id, "password").await?;
+            clear_lockout(store, &u.id, "second_factor").await?;
+            store
+                .set_push_state(&u.id, &Default::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            report(
+                json,
+                &u,
+                "unlocked: password and second-factor lockouts cleared, push allowed",
+            );
+        }
+        UserCommand::RevokeSessions { username } => {
+            let u = find_user(store, &username).await?;
+            revoke_all(store, &u.id).await?;
+            report(
+                json,
+                &u,
+                "sessions, refresh tokens, remembered devices and unused activation links revoked",
+            );
+        }
+        UserCommand::RequireReregister { username } => {
+            let u = find_user(store, &username).await?;
+            let removed = store
+                .delete_user_methods(&u.id)
+                .await
+                .map_err(|e| e.to_string())?;
+            revoke_all(store, &u.id).await?;
+            report(
+                json,
+                &u,
+                &format!(
+                    "{removed} second factor(s) removed, sessions revoked: the next sign-in registers a new method"
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Clears one lockout counter over concurrent writers.
+async fn clear_lockout(store: &Store, user_id: &str, kind: &str) -> Result<(), String> {
+    for _ in 0..20 {
+        let (lock, version) = store
+            .find_lockout(user_id, kind)
+            .await
+            .map_err(|e| e.to_string())?;
+        if lock == Default::default()
+            || store
+                .update_lockout(user_id, kind, &Default::default(), version)
+                .await
+                .map_err(|e| e.to_string())?
+        {
+            return Ok(());
+        }
+    }
+    Err(format!(
+        "the {kind} lockout could not be cleared (busy); run the command again"
+    ))
+}
+
+/// Ends what a user's devices and browsers hold.
+async fn revoke_all(store: &Store, user_id: &str) -> Result<(), String> {
+    let now = SystemClock.now();
+    store
+        .delete_user_sessions(user_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    store
+        .revoke_user_tokens(user_id, now)
+        .await
+        .map_err(|e| e.to_string())?;
+    store
+        .delete_remembered_devices(user_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    store
+        .delete_user_activations(user_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+async fn print_methods(store: &Store, u: &User, json: bool) -> CmdResult {
+    use postern_core::credential::method::{MethodKind, MethodSecret};
+    let methods = store.list_methods(&u.id).await.map_err(|e| e.to_string())?;
+    let mut rows = vec![];
+    for m in &methods {
+        let contact = match &m.secret {
+            MethodSecret::Push { .. } => store
+                .find_device_contact(&m.id)
+                .await
+                .map_err(|e| e.to_string())?
+                .map(postern_core::clock::iso8601),
+            _ => None,
+        };
+        rows.push(json!({
+            "id": m.id,
+            "kind": m.kind().as_str(),
+            "name": m.name,
+            "added": postern_core::clock::iso8601(m.created),
+            "last_used": m.last_used.map(postern_core::clock::iso8601),
+            "default": m.is_default && m.kind().can_be_default(),
+            "codes_left": (m.kind() == MethodKind::RecoveryCodes).then(|| m.secret.remaining_codes()),
+            "last_contact": contact,
+        }));
+    }
+    if json {
+        println!("{}", serde_json::Value::Array(rows));
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!("{}: no second factor registered", u.username);
+    }
+    for r in &rows {
+        let mut line = format!(
+            "{}  {}  '{}'  added {}",
+            r["id"].as_str().unwrap_or_default(),
+            r["kind"].as_str().unwrap_or_default(),
+            r["name"].as_str().unwrap_or_default(),
+            r["added"].as_str().unwrap_or_default()
+        );
+        if let Some(used) = r["last_used"].as_str() {
+            line.push_str(&format!(", last used {used}"));
+        }
+        if let Some(n) = r["codes_left"].as_u64() {
+            line.push_str(&format!(", {n} of 10 codes left"));
+        }
+        if let Some(seen) = r["last_contact"].as_str() {
+            line.push_str(&format!(", last contact {seen}"));
+        }
+        if r["default"] == true {
+            line.push_str(" (default)");
+        }
+        println!("{line}");
+    }
+    if methods.len() == 1 {
+        println!("warning: only one way in; if it is lost the user needs the helpdesk");
     }
     Ok(())
 }
