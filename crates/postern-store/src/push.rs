@@ -172,22 +172,6 @@ impl Store {
         Ok(ChallengeCreated::Created)
     }
 
-    pub async fn create_challenge(&self, c: &Challenge) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO push_challenges (id, user_id, flow_id, created_ms, expires_ms, data, version)
-             VALUES ($1, $2, $3, $4, $5, $6, 1)",
-        )
-        .bind(&c.id)
-        .bind(&c.user_id)
-        .bind(&c.flow_id)
-        .bind(ms(c.created))
-        .bind(ms(c.expires))
-        .bind(crate::rows::json(c)?)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     pub async fn find_challenge(&self, id: &str) -> Result<Option<Challenge>> {
         sqlx::query("SELECT data, version FROM push_challenges WHERE id = $1")
             .bind(id)

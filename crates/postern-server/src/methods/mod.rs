@@ -151,3 +151,19 @@ pub async fn verify_code(
         method.id
     )))
 }
+
+/// A name given by a user or a device (a method's, a device's, an app version): trimmed, printable, at most 60 characters; `fallback` if empty.
+pub fn clean_name(name: &str, fallback: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(60)
+        .collect::<String>()
+        .trim()
+        .to_owned();
+    if cleaned.is_empty() {
+        fallback.to_owned()
+    } else {
+        cleaned
+    }
+}

@@ -155,7 +155,7 @@ pub async fn finish(
         .master
         .seal(&*state.rng, &totp_seal_context(&id), &seed);
     let method = Method {
-        name: clean_name(name, "Authenticator app"),
+        name: super::clean_name(name, "Authenticator app"),
         user_id: user.id.clone(),
         created: now,
         last_used: None,
@@ -191,20 +191,4 @@ pub fn open_seed(state: &AppState, method: &Method) -> Option<Zeroizing<Vec<u8>>
         .open(&totp_seal_context(&method.id), &sealed)
         .ok()
         .map(Zeroizing::new)
-}
-
-/// A user-given method name: trimmed, printable, at most 60 characters; `fallback` if empty.
-pub fn clean_name(name: &str, fallback: &str) -> String {
-    let cleaned: String = name
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(60)
-        .collect::<String>()
-        .trim()
-        .to_owned();
-    if cleaned.is_empty() {
-        fallback.to_owned()
-    } else {
-        cleaned
-    }
 }

@@ -7,9 +7,8 @@ pub mod device_auth;
 pub mod wakeup;
 
 use crate::lockout::{self, Kind};
-use crate::methods::totp;
 use crate::state::AppState;
-use postern_core::credential::method::{Method, MethodKind, MethodSecret, default_method};
+use postern_core::credential::method::{Method, MethodKind, MethodSecret};
 use postern_core::credential::push::{
     self as rules, AnswerCheck, Challenge, Delivery, Resolution, Status,
 };
@@ -79,7 +78,7 @@ pub async fn activate(
             "the account is gone".into(),
         )));
     };
-    let device_name = totp::clean_name(&req.device_name, "Postern Authenticator");
+    let device_name = crate::methods::clean_name(&req.device_name, "Postern Authenticator");
     let device = Method {
         id: random::uuid(&*state.rng),
         user_id: user.id.clone(),
@@ -89,7 +88,7 @@ pub async fn activate(
         is_default: true,
         secret: MethodSecret::Push {
             public_key: req.public_key.clone(),
-            app_version: totp::clean_name(&req.app_version, "unknown"),
+            app_version: crate::methods::clean_name(&req.app_version, "unknown"),
         },
         version: 1,
     };
@@ -315,8 +314,13 @@ pub async fn mark_fetched(state: &AppState, device_id: &str, id: &str) -> Result
     Ok(())
 }
 
-/// What is pending for a device now (marked as fetched by it).
-pub async fn pending_for(state: &AppState, device: &Method) -> Result<Vec<Challenge>, StoreError> {
+/// What is pending for a device now, marked as fetched by it; the first fetch of each request is
+/// a step in its sign-in log (not every refresh), whichever way it came (pending list or stream).
+pub async fn pending_for(
+    state: &AppState,
+    device: &Method,
+    request_id: &str,
+) -> Result<Vec<Challenge>, StoreError> {
     let now = state.clock.now();
     let recent = state
         .store
@@ -324,11 +328,23 @@ pub async fn pending_for(state: &AppState, device: &Method) -> Result<Vec<Challe
         .await?;
     let mut out = vec![];
     for c in recent {
-        if c.status(now) == Status::Pending && c.deliveries.iter().any(|d| d.device_id == device.id)
-        {
-            mark_fetched(state, &device.id, &c.id).await?;
-            out.push(c);
+        let Some(delivery) = c.deliveries.iter().find(|d| d.device_id == device.id) else {
+            continue;
+        };
+        if c.status(now) != Status::Pending {
+            continue;
         }
+        if delivery.fetched_ms.is_none() {
+            mark_fetched(state, &device.id, &c.id).await?;
+            let step = crate::signin::log::Step::new(
+                "push",
+                postern_core::signin_log::StepResult::Info,
+                format!("'{}' fetched the request", device.name),
+            );
+            crate::signin::log::record(state, &c.correlation_id, request_id, vec![step], None)
+                .await?;
+        }
+        out.push(c);
     }
     out.sort_by_key(|c| c.created);
     Ok(out)
@@ -505,17 +521,4 @@ pub async fn record_ignored(state: &AppState, c: &Challenge) -> Result<bool, Sto
             .await?;
     }
     Ok(first)
-}
-
-/// The user's push devices, if push may be offered (the default when they have one).
-pub fn devices(methods: &[Method]) -> Vec<&Method> {
-    methods
-        .iter()
-        .filter(|m| m.kind() == MethodKind::Push)
-        .collect()
-}
-
-/// Whether push is the method asked for first.
-pub fn is_default(methods: &[Method]) -> bool {
-    default_method(methods).is_some_and(|m| m.kind() == MethodKind::Push)
 }

@@ -103,26 +103,12 @@ pub async fn pending(
         Ok(d) => d,
         Err(r) => return r,
     };
-    let found = push::pending_for(&state, &device).await;
+    let found = push::pending_for(&state, &device, &rid.0).await;
     let challenges = match found {
         Ok(c) => c,
         Err(e) => return internal(&e),
     };
     let name = username(&state, &device.user_id).await;
-    // Logged the first time this device fetches each request (not on every refresh).
-    let first_fetch = challenges.iter().filter(|c| {
-        c.deliveries
-            .iter()
-            .any(|d| d.device_id == device.id && d.fetched_ms.is_none())
-    });
-    for c in first_fetch {
-        let step = log::Step::new(
-            "push",
-            StepResult::Info,
-            format!("'{}' fetched the request (pending list)", device.name),
-        );
-        let _ = log::record(&state, &c.correlation_id, &rid.0, vec![step], None).await;
-    }
     Json(PendingList {
         challenges: challenges
             .iter()
@@ -283,7 +269,7 @@ pub async fn events(
         Err(r) => return r,
     };
     let rx = state.wakeups.subscribe_device(&device.id);
-    let pending = match push::pending_for(&state, &device).await {
+    let pending = match push::pending_for(&state, &device, &rid.0).await {
         Ok(p) => p,
         Err(e) => return internal(&e),
     };
@@ -336,7 +322,7 @@ pub async fn events(
                         }
                         // Lagged: fetch what is pending again.
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                            if let Ok(all) = push::pending_for(&state, &device).await {
+                            if let Ok(all) = push::pending_for(&state, &device, &rid).await {
                                 for c in all {
                                     queue.push_back(challenge_event(&push::to_pending(&c, &name)));
                                 }

@@ -258,8 +258,7 @@ async fn failed_page(
         }
     }
     let retry_refused = push::push_refusal(state, &c.user_id).await?;
-    let mut choices = second_factor::choices(flow, methods, None);
-    choices.retain(|ch| !ch.label.starts_with("Approve a request"));
+    let choices = second_factor::choices(flow, methods, Some(MethodKind::Push));
     Ok(pages::render(&PushFailedPage {
         org: state.config.organisation.clone(),
         client_name: flow.client_name.clone(),

@@ -136,10 +136,11 @@ pub(super) async fn username_of(
         .unwrap_or_default())
 }
 
-/// "Sign in another way": a link for every usable method of the user but `except`.
-pub(super) fn choices(flow: &Flow, methods: &[Method], except: Option<&str>) -> Vec<Choice> {
+/// "Sign in another way": a link for every usable method of the user, but those of kind
+/// `except` (the 500121 page offers push as "Send another request" instead).
+pub(super) fn choices(flow: &Flow, methods: &[Method], except: Option<MethodKind>) -> Vec<Choice> {
     usable(methods)
-        .filter(|m| Some(m.id.as_str()) != except)
+        .filter(|m| Some(m.kind()) != except)
         .map(|m| {
             let href = format!("/signin/{}?method={}", flow.id, m.id);
             match m.kind() {
