@@ -9,7 +9,7 @@
 use crate::credential::method::MethodKind;
 use crate::oidc::authorize::AuthorizeRequest;
 use crate::policy::AfterPassword;
-use crate::signin_log::StepResult;
+use crate::signin_log::{StepReason, StepResult};
 use crate::softlock::FailureRecorded;
 use postern_proto::ErrorCode;
 use serde::{Deserialize, Serialize};
@@ -90,6 +90,24 @@ pub enum PasswordOutcome {
     Locked { until: OffsetDateTime },
     /// Right password, disabled account.
     Disabled,
+}
+
+impl PasswordOutcome {
+    /// The log's reason key for a refusal or interruption.
+    pub fn reason(&self) -> Option<StepReason> {
+        match self {
+            PasswordOutcome::Correct {
+                after: AfterPassword::RegisterSecondFactor,
+                ..
+            } => Some(StepReason::NoMethodRegistered),
+            PasswordOutcome::Correct { .. } => None,
+            PasswordOutcome::Wrong(FailureRecorded::Locked { .. })
+            | PasswordOutcome::Locked { .. } => Some(StepReason::AccountLocked),
+            PasswordOutcome::Wrong(_) => Some(StepReason::WrongPassword),
+            PasswordOutcome::UnknownUser => Some(StepReason::UnknownUser),
+            PasswordOutcome::Disabled => Some(StepReason::AccountDisabled),
+        }
+    }
 }
 
 /// The result of a credential step.
@@ -225,6 +243,25 @@ pub enum SecondFactorOutcome {
     },
     /// The second step is locked: the code was not checked.
     Locked { until: OffsetDateTime },
+}
+
+impl SecondFactorOutcome {
+    /// The log's reason key for a refusal.
+    pub fn reason(&self) -> Option<StepReason> {
+        match self {
+            SecondFactorOutcome::Accepted { .. } => None,
+            SecondFactorOutcome::Locked { .. }
+            | SecondFactorOutcome::Refused {
+                recorded: Some(FailureRecorded::Locked { .. }),
+                ..
+            } => Some(StepReason::SecondFactorLocked),
+            SecondFactorOutcome::Refused { why, .. } => Some(match why {
+                CodeRefusal::Wrong => StepReason::WrongCode,
+                CodeRefusal::Replay => StepReason::CodeReused,
+                CodeRefusal::ClockOff { .. } => StepReason::ClockDrift,
+            }),
+        }
+    }
 }
 
 /// Adds a method's `amr` values to those already earned (`mfa` once two factors are in).

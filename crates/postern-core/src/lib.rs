@@ -5,9 +5,12 @@
 //! [`clock::Clock`] and randomness as a [`random::Random`], so every rule can be tested by moving a
 //! clock instead of sleeping. The server and the store are thin edges around these functions.
 
+pub mod admin;
+pub mod audit;
 pub mod client;
 pub mod clock;
 pub mod credential;
+pub mod diagnosis;
 pub mod flow;
 pub mod oidc;
 pub mod policy;

@@ -26,6 +26,13 @@ impl std::fmt::Debug for SecretString {
     }
 }
 
+/// Read from JSON (an admin API body) straight into the wrapper; never serialised back.
+impl<'de> serde::Deserialize<'de> for SecretString {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(SecretString::new)
+    }
+}
+
 impl From<String> for SecretString {
     fn from(s: String) -> Self {
         Self::new(s)

@@ -80,6 +80,96 @@ pub struct SignInStep {
     pub result: StepResult,
     /// Plain words for a helpdesk.
     pub detail: String,
+    /// Why a step failed (or what it stopped for), as a stable key: what a diagnosis reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<StepReason>,
+}
+
+/// Why a step failed or stopped, for the diagnosis to read (the `detail` is for people).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepReason {
+    UnknownUser,
+    WrongPassword,
+    AccountLocked,
+    AccountDisabled,
+    WrongCode,
+    CodeReused,
+    /// A code that would be right on a clock off by more than the window allows.
+    ClockDrift,
+    SecondFactorLocked,
+    NoMethodRegistered,
+    /// No method left that works (every registered one used up).
+    NoUsableMethod,
+    PushNotDelivered,
+    PushNotAnswered,
+    PushDenied,
+    PushReported,
+    PushWrongNumber,
+    /// Push refused before sending: blocked after a report, or too many requests.
+    PushRefused,
+    AccessPassWrong,
+    AccessPassExpired,
+    AccessPassUsed,
+    UnknownClient,
+    RedirectUriMismatch,
+}
+
+impl StepReason {
+    pub const ALL: [StepReason; 21] = [
+        StepReason::UnknownUser,
+        StepReason::WrongPassword,
+        StepReason::AccountLocked,
+        StepReason::AccountDisabled,
+        StepReason::WrongCode,
+        StepReason::CodeReused,
+        StepReason::ClockDrift,
+        StepReason::SecondFactorLocked,
+        StepReason::NoMethodRegistered,
+        StepReason::NoUsableMethod,
+        StepReason::PushNotDelivered,
+        StepReason::PushNotAnswered,
+        StepReason::PushDenied,
+        StepReason::PushReported,
+        StepReason::PushWrongNumber,
+        StepReason::PushRefused,
+        StepReason::AccessPassWrong,
+        StepReason::AccessPassExpired,
+        StepReason::AccessPassUsed,
+        StepReason::UnknownClient,
+        StepReason::RedirectUriMismatch,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepReason::UnknownUser => "unknown_user",
+            StepReason::WrongPassword => "wrong_password",
+            StepReason::AccountLocked => "account_locked",
+            StepReason::AccountDisabled => "account_disabled",
+            StepReason::WrongCode => "wrong_code",
+            StepReason::CodeReused => "code_reused",
+            StepReason::ClockDrift => "clock_drift",
+            StepReason::SecondFactorLocked => "second_factor_locked",
+            StepReason::NoMethodRegistered => "no_method_registered",
+            StepReason::NoUsableMethod => "no_usable_method",
+            StepReason::PushNotDelivered => "push_not_delivered",
+            StepReason::PushNotAnswered => "push_not_answered",
+            StepReason::PushDenied => "push_denied",
+            StepReason::PushReported => "push_reported",
+            StepReason::PushWrongNumber => "push_wrong_number",
+            StepReason::PushRefused => "push_refused",
+            StepReason::AccessPassWrong => "access_pass_wrong",
+            StepReason::AccessPassExpired => "access_pass_expired",
+            StepReason::AccessPassUsed => "access_pass_used",
+            StepReason::UnknownClient => "unknown_client",
+            StepReason::RedirectUriMismatch => "redirect_uri_mismatch",
+        }
+    }
+
+    /// A stored key this version does not know reads as no reason (a newer node wrote it).
+    pub fn parse(s: &str) -> Option<StepReason> {
+        StepReason::ALL.into_iter().find(|r| r.as_str() == s)
+    }
 }
 
 /// A sign-in log entry.

@@ -78,6 +78,12 @@ pub enum ErrorCode {
     SecondFactorLocked,
     /// The page needs a signed-in session.
     SignInRequired,
+    /// The temporary access pass is not the user's (or the user has none).
+    WrongAccessPass,
+    /// The temporary access pass matched but has expired.
+    AccessPassExpired,
+    /// The one-time temporary access pass matched but was already used.
+    AccessPassUsed,
 }
 
 /// One entry of the catalogue.
@@ -93,7 +99,7 @@ pub struct ErrorInfo {
 
 impl ErrorCode {
     /// Every code, in catalogue order.
-    pub const ALL: [ErrorCode; 33] = [
+    pub const ALL: [ErrorCode; 36] = [
         ErrorCode::ServerError,
         ErrorCode::InvalidRequest,
         ErrorCode::MissingParameter,
@@ -127,6 +133,9 @@ impl ErrorCode {
         ErrorCode::VerificationCodeReused,
         ErrorCode::SecondFactorLocked,
         ErrorCode::SignInRequired,
+        ErrorCode::WrongAccessPass,
+        ErrorCode::AccessPassExpired,
+        ErrorCode::AccessPassUsed,
     ];
 
     /// The numeric code shown to people and applications.
@@ -398,6 +407,30 @@ impl ErrorCode {
                 "Sign in to continue",
                 "Sign in again to manage your security info.",
                 "The page needs a valid Postern session; the browser has none, or it expired or was signed out.",
+            ),
+            WrongAccessPass => (
+                990010,
+                400,
+                "invalid_grant",
+                "Your username or temporary access pass is incorrect",
+                "Check the username and the pass the helpdesk gave you (dashes and capitals do not matter) and try again. After too many attempts the account is locked for a while.",
+                "The username is unknown, the user has no pass, or the pass typed is not theirs; Postern does not say which, by design. Each attempt counts towards the password lockout. Issue a new pass if the user lost theirs.",
+            ),
+            AccessPassExpired => (
+                990011,
+                400,
+                "invalid_grant",
+                "Your temporary access pass has expired",
+                "The pass was right but its time is up: ask the helpdesk for a new one.",
+                "The pass matched but is past its lifetime. Issue a new one (an expired pass is replaced).",
+            ),
+            AccessPassUsed => (
+                990012,
+                400,
+                "invalid_grant",
+                "Your temporary access pass was already used",
+                "This pass works only once and has signed in already. Ask the helpdesk for a new one, or sign in with a method you added.",
+                "The one-time pass matched but had already signed in once. If the user did not use it, someone else may have: check the sign-in log, then issue a new pass (a multi-use one if they need several sign-ins).",
             ),
             NotFound => (
                 990004,

@@ -9,6 +9,9 @@
 //! This crate converts rows to the domain types of `postern-core`; it holds no business rules
 //! beyond the atomic single-use updates that only the database can make race-free.
 
+mod access_passes;
+mod admin;
+mod audit;
 mod clients;
 mod completion;
 mod flows;
@@ -24,9 +27,10 @@ mod settings;
 mod signin_log;
 pub mod testing;
 
+pub use audit::AuditQuery;
 pub use methods::MethodRemoval;
 pub use push::{ChallengeCreated, PushState};
-pub use signin_log::SignInRecord;
+pub use signin_log::{SignInQuery, SignInRecord};
 mod tokens;
 mod users;
 

@@ -13,7 +13,8 @@ use time::{Duration, OffsetDateTime};
 const GRACE: Duration = Duration::days(1);
 
 /// The purge, table by table: (statement, whether its cutoff is `now - GRACE` or `now`).
-const PURGES: [(&str, bool); 11] = [
+const PURGES: [(&str, bool); 12] = [
+    ("DELETE FROM access_passes WHERE expires_ms < $1", true),
     ("DELETE FROM flows WHERE expires_ms < $1", true),
     ("DELETE FROM push_challenges WHERE expires_ms < $1", true),
     ("DELETE FROM activations WHERE expires_ms < $1", true),

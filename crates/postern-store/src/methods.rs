@@ -220,3 +220,39 @@ impl Store {
         Ok(MethodRemoval::Removed)
     }
 }
+
+impl Store {
+    /// Removes a method and what goes with it (a device's offline codes), with no policy check:
+    /// the helpdesk's removal. Returns what was removed (empty: no such method of that user).
+    pub async fn force_delete_method(&self, user_id: &str, id: &str) -> Result<Vec<Method>> {
+        let mut tx = self.begin_write().await?;
+        let methods: Vec<Method> = sqlx::query(select_methods!(
+            "WHERE user_id = $1 ORDER BY created_ms, id"
+        ))
+        .bind(user_id)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(method_from_row)
+        .collect::<Result<_>>()?;
+        if !methods.iter().any(|m| m.id == id) {
+            return Ok(vec![]);
+        }
+        let going = removal_set(&methods, id);
+        for gone in &going {
+            sqlx::query("DELETE FROM auth_methods WHERE user_id = $1 AND id = $2")
+                .bind(user_id)
+                .bind(gone)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        // The named method first.
+        let mut removed: Vec<Method> = methods
+            .into_iter()
+            .filter(|m| going.contains(&m.id))
+            .collect();
+        removed.sort_by_key(|m| m.id != id);
+        Ok(removed)
+    }
+}

@@ -55,6 +55,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: SCHEMA_3,
         postgres: SCHEMA_3,
     },
+    Migration {
+        version: 4,
+        description: "helpdesk: admin tokens, roles, audit log, temporary access passes, step reasons",
+        sqlite: SCHEMA_4,
+        postgres: SCHEMA_4,
+    },
 ];
 
 /// Key of the PostgreSQL advisory lock held while migrating ("postern" in ASCII).
@@ -479,6 +485,59 @@ CREATE TABLE push_states (
     blocked_ms BIGINT,
     unanswered BIGINT NOT NULL
 )
+";
+
+/// The helpdesk: bearer tokens for the admin API (hashed), roles granted to people, the
+/// append-only audit log, temporary access passes (one per user, hashed), a stable reason key on
+/// each sign-in step for the diagnosis, and indexes for the sign-in queries.
+const SCHEMA_4: &str = "
+ALTER TABLE signin_steps ADD COLUMN reason TEXT;
+CREATE TABLE admin_tokens (
+    id TEXT PRIMARY KEY,
+    token_hash TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    created_ms BIGINT NOT NULL,
+    expires_ms BIGINT,
+    revoked_ms BIGINT,
+    last_used_ms BIGINT,
+    created_by TEXT NOT NULL
+);
+CREATE TABLE user_roles (
+    user_id TEXT PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    role TEXT NOT NULL,
+    granted_ms BIGINT NOT NULL
+);
+CREATE TABLE audit_log (
+    id TEXT PRIMARY KEY,
+    time_ms BIGINT NOT NULL,
+    actor TEXT NOT NULL,
+    actor_id TEXT NOT NULL,
+    actor_role TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target_type TEXT NOT NULL,
+    target_id TEXT NOT NULL,
+    target_name TEXT NOT NULL,
+    ip TEXT,
+    request_id TEXT,
+    correlation_id TEXT,
+    detail TEXT NOT NULL
+);
+CREATE INDEX audit_log_time ON audit_log (time_ms, id);
+CREATE INDEX audit_log_target ON audit_log (target_id, time_ms);
+CREATE TABLE access_passes (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL UNIQUE REFERENCES users (id) ON DELETE CASCADE,
+    pass_hash TEXT NOT NULL,
+    created_ms BIGINT NOT NULL,
+    expires_ms BIGINT NOT NULL,
+    once BIGINT NOT NULL,
+    used_ms BIGINT,
+    uses BIGINT NOT NULL,
+    created_by TEXT NOT NULL
+);
+CREATE INDEX signins_client_started ON signins (client_id, started_ms);
+CREATE INDEX signins_error_started ON signins (error_code, started_ms)
 ";
 
 #[cfg(test)]

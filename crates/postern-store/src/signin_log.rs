@@ -9,10 +9,11 @@ use crate::rows::{
     conflict_as, get_opt_i64, get_opt_text, get_text, get_time, is_unique_violation, ms,
 };
 use crate::{Result, SignInUpdate, Store, StoreError};
-use postern_core::signin_log::{SignInEntry, SignInResult, SignInStep, StepResult};
+use postern_core::signin_log::{SignInEntry, SignInResult, SignInStep, StepReason, StepResult};
 use postern_proto::ErrorCode;
 use sqlx::any::AnyRow;
 use std::collections::HashMap;
+use time::OffsetDateTime;
 
 /// How often an append retries after another node took the same step number.
 const APPEND_ATTEMPTS: usize = 8;
@@ -56,6 +57,9 @@ fn step_from_row(row: &AnyRow) -> Result<SignInStep> {
         result: StepResult::parse(&result)
             .ok_or_else(|| StoreError::Corrupt(format!("unknown step result '{result}'")))?,
         detail: get_text(row, "detail")?,
+        reason: get_opt_text(row, "reason")?
+            .as_deref()
+            .and_then(StepReason::parse),
     })
 }
 
@@ -110,8 +114,8 @@ impl Store {
         }
         for (seq, step) in (1_i64..).zip(&e.steps) {
             sqlx::query(
-                "INSERT INTO signin_steps (correlation_id, seq, time_ms, request_id, method, result, detail)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO signin_steps (correlation_id, seq, time_ms, request_id, method, result, detail, reason)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(&e.correlation_id)
             .bind(seq)
@@ -120,6 +124,7 @@ impl Store {
             .bind(&step.method)
             .bind(step.result.as_str())
             .bind(&step.detail)
+            .bind(step.reason.map(StepReason::as_str))
             .execute(&mut *tx)
             .await?;
         }
@@ -225,7 +230,7 @@ impl Store {
         .map(|r| get_text(r, "request_id"))
         .collect::<Result<_>>()?;
         entry.steps = sqlx::query(
-            "SELECT time_ms, request_id, method, result, detail
+            "SELECT time_ms, request_id, method, result, detail, reason
              FROM signin_steps WHERE correlation_id = $1 ORDER BY seq",
         )
         .bind(&entry.correlation_id)
@@ -292,7 +297,7 @@ impl Store {
             }
         }
         let steps = sqlx::query(
-            "SELECT s.correlation_id, s.time_ms, s.request_id, s.method, s.result, s.detail
+            "SELECT s.correlation_id, s.time_ms, s.request_id, s.method, s.result, s.detail, s.reason
              FROM signin_steps s
              JOIN (SELECT correlation_id FROM signins
                    ORDER BY started_ms DESC, correlation_id DESC LIMIT $1) AS recent
@@ -327,8 +332,8 @@ pub(crate) async fn write_record(
     let mut recorded: Vec<&str> = Vec::new();
     for step in rec.steps {
         sqlx::query(
-            "INSERT INTO signin_steps (correlation_id, seq, time_ms, request_id, method, result, detail)
-             SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6
+            "INSERT INTO signin_steps (correlation_id, seq, time_ms, request_id, method, result, detail, reason)
+             SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6, $7
              FROM signin_steps WHERE correlation_id = $1",
         )
         .bind(rec.correlation_id)
@@ -337,6 +342,7 @@ pub(crate) async fn write_record(
         .bind(&step.method)
         .bind(step.result.as_str())
         .bind(&step.detail)
+        .bind(step.reason.map(StepReason::as_str))
         .execute(&mut *conn)
         .await?;
         // A request's steps share its id: record it once.
@@ -371,4 +377,59 @@ pub(crate) async fn write_record(
         .await?;
     }
     Ok(())
+}
+
+/// What to look for in the sign-in log. Every field narrows; none means everything.
+#[derive(Debug, Clone, Default)]
+pub struct SignInQuery {
+    pub user_id: Option<String>,
+    /// The username as typed (also finds attempts with unknown usernames).
+    pub username: Option<String>,
+    pub client_id: Option<String>,
+    pub result: Option<SignInResult>,
+    pub error_code: Option<ErrorCode>,
+    pub from: Option<OffsetDateTime>,
+    pub to: Option<OffsetDateTime>,
+    /// Keyset paging: entries started strictly before this (started, correlation id).
+    pub before: Option<(OffsetDateTime, String)>,
+    pub limit: i64,
+}
+
+impl Store {
+    /// Summaries (no steps or request ids) matching `q`, newest first.
+    pub async fn query_signins(&self, q: &SignInQuery) -> Result<Vec<SignInEntry>> {
+        let (before_ms, before_id) = match &q.before {
+            Some((t, id)) => (Some(ms(*t)), Some(id.as_str())),
+            None => (None, None),
+        };
+        sqlx::query(
+            "SELECT correlation_id, started_ms, updated_ms, user_id, username, client_id, client_name,
+                    ip, user_agent, result, error_code, failure_reason
+             FROM signins
+             WHERE ($1 IS NULL OR user_id = $1)
+               AND ($2 IS NULL OR username = $2)
+               AND ($3 IS NULL OR client_id = $3)
+               AND ($4 IS NULL OR result = $4)
+               AND ($5 IS NULL OR error_code = $5)
+               AND ($6 IS NULL OR started_ms >= $6)
+               AND ($7 IS NULL OR started_ms < $7)
+               AND ($8 IS NULL OR started_ms < $8 OR (started_ms = $8 AND correlation_id < $9))
+             ORDER BY started_ms DESC, correlation_id DESC LIMIT $10",
+        )
+        .bind(&q.user_id)
+        .bind(&q.username)
+        .bind(&q.client_id)
+        .bind(q.result.map(SignInResult::as_str))
+        .bind(error_code_value(q.error_code))
+        .bind(q.from.map(ms))
+        .bind(q.to.map(ms))
+        .bind(before_ms)
+        .bind(before_id)
+        .bind(q.limit.max(0))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(entry_from_row)
+        .collect()
+    }
 }

@@ -13,7 +13,7 @@ use postern_core::softlock::LockoutState;
 use postern_core::user::User;
 use sqlx::any::AnyRow;
 
-fn user_from_row(row: &AnyRow) -> Result<User> {
+pub(crate) fn user_from_row(row: &AnyRow) -> Result<User> {
     Ok(User {
         id: get_text(row, "id")?,
         username: get_text(row, "username")?,

@@ -3,6 +3,7 @@
 //! their own files. `method` is the list of a user's second factors (default, removal rules), and
 //! the sign-in flow (`crate::flow`) calls each by type.
 
+pub mod access_pass;
 pub mod method;
 pub mod password;
 pub mod push;

@@ -7,6 +7,7 @@
 //! passed in.
 
 use crate::random::Random;
+use crate::signin_log::StepReason;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
@@ -120,6 +121,21 @@ impl Challenge {
             }
         }
         text
+    }
+
+    /// Why the push did not sign the user in, as the log's stable key (see [`Challenge::cause`]
+    /// for the words).
+    pub fn failure_reason(&self, now: OffsetDateTime) -> Option<StepReason> {
+        match self.status(now) {
+            Status::Pending | Status::Resolved(Resolution::Approved) => None,
+            Status::Resolved(Resolution::Denied) => Some(StepReason::PushDenied),
+            Status::Resolved(Resolution::Reported) => Some(StepReason::PushReported),
+            Status::Resolved(Resolution::WrongNumber) => Some(StepReason::PushWrongNumber),
+            Status::Expired if self.deliveries.iter().any(|d| d.fetched_ms.is_some()) => {
+                Some(StepReason::PushNotAnswered)
+            }
+            Status::Expired => Some(StepReason::PushNotDelivered),
+        }
     }
 
     /// Why the push did not sign the user in, in plain words from the tracked steps.

@@ -139,6 +139,7 @@ pub fn step(at: i64, request_id: &str, detail: &str) -> SignInStep {
         method: "password".into(),
         result: StepResult::Failure,
         detail: detail.into(),
+        reason: None,
     }
 }
 
