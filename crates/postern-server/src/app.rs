@@ -108,6 +108,26 @@ pub async fn build_state(
     issuer: String,
     clock: Arc<dyn Clock>,
 ) -> Result<AppState, StartError> {
+    build(config, issuer, clock, true).await
+}
+
+/// The state `postern admin` needs on the local store: the same, without loading (or making)
+/// token signing keys — administration signs nothing, and keys are made by the server's first
+/// start.
+pub async fn build_admin_state(
+    config: Config,
+    clock: Arc<dyn Clock>,
+) -> Result<AppState, StartError> {
+    let issuer = config.issuer_for(config.listen);
+    build(config, issuer, clock, false).await
+}
+
+async fn build(
+    config: Config,
+    issuer: String,
+    clock: Arc<dyn Clock>,
+    load_keys: bool,
+) -> Result<AppState, StartError> {
     let rng: Arc<dyn Random> = Arc::new(OsRandom);
     let store = open_store(&config).await?;
     let (master, mac_key) = load_master_key(&config, &*rng)?;
@@ -118,7 +138,9 @@ pub async fn build_state(
         .unwrap_or(2);
     let slots = config.password_concurrency.unwrap_or(cores);
     let keys = KeyRing::default();
-    keys.load(&store, &master, &*rng, &*clock).await?;
+    if load_keys {
+        keys.load(&store, &master, &*rng, &*clock).await?;
+    }
     let second_factor_threshold = config.lockout.second_factor_threshold;
     let lockout = LockoutPolicy {
         threshold: config.lockout.threshold,
@@ -284,8 +306,9 @@ async fn serve(
     Ok(())
 }
 
-/// Reloads keys every minute (rotations made by `postern admin keys rotate` or another node) and
-/// purges expired rows every ten minutes.
+/// Reloads keys every minute (rotations made by `postern admin keys rotate` or another node),
+/// purges expired rows every ten minutes, and sign-in and audit log entries older than their
+/// retention (`signin_log_days`, `audit_log_days`) at start and every ten minutes.
 async fn background_jobs(state: AppState) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
     let mut n: u64 = 0;
@@ -305,6 +328,12 @@ async fn background_jobs(state: AppState) {
                 Ok(rows) if rows > 0 => tracing::info!(rows, "purged old sign-in log entries"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "purging the sign-in log failed"),
+            }
+            let cutoff = state.clock.now() - time::Duration::days(state.config.audit_log_days);
+            match state.store.purge_audit_before(cutoff).await {
+                Ok(rows) if rows > 0 => tracing::info!(rows, "purged old audit log entries"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "purging the audit log failed"),
             }
         }
         if n.is_multiple_of(10) {

@@ -43,4 +43,11 @@ impl ClientCache {
         }
         Ok(found)
     }
+
+    /// Drops a client changed on this node (other nodes see it within `ttl`).
+    pub fn forget(&self, id: &str) {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.remove(id);
+        }
+    }
 }

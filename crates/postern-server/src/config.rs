@@ -41,6 +41,8 @@ pub struct Config {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Days the sign-in log is kept.
     pub signin_log_days: i64,
+    /// Days the audit log of administrative changes is kept.
+    pub audit_log_days: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -190,6 +192,7 @@ impl Default for Config {
             log: LogConfig::default(),
             trusted_proxies: Vec::new(),
             signin_log_days: 30,
+            audit_log_days: 365,
         }
     }
 }
@@ -308,6 +311,9 @@ impl Config {
         }
         if self.signin_log_days < 1 {
             return bad("signin_log_days must be at least 1".into());
+        }
+        if self.audit_log_days < 1 {
+            return bad("audit_log_days must be at least 1".into());
         }
         if self.password_concurrency == Some(0) {
             return bad("password_concurrency must be at least 1".into());

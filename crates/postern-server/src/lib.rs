@@ -4,6 +4,7 @@
 //! Handlers are thin: they parse typed input (`http`), call the domain (`postern_core`) and the
 //! store (`postern_store`), and map results to responses (`http::errors`, `pages`).
 
+pub mod admin;
 pub mod app;
 pub mod cli;
 pub mod client_cache;

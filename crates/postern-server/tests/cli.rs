@@ -486,9 +486,9 @@ async fn helpdesk_fixes_second_factors_from_the_command_line() {
         None,
         &env,
     ));
-    assert_eq!(methods[0]["kind"], "totp");
+    assert_eq!(methods[0]["type"], "totp");
     assert_eq!(methods[0]["name"], "Phone");
-    assert_eq!(methods[0]["default"], true);
+    assert_eq!(methods[0]["is_default"], true);
     let text = postern(&dir, &["admin", "user", "methods", "ivy"], None, &env);
     assert!(String::from_utf8_lossy(&text.stdout).contains("only one way in"));
 
@@ -517,7 +517,8 @@ async fn helpdesk_fixes_second_factors_from_the_command_line() {
         None,
         &env,
     ));
-    assert!(out["result"].as_str().unwrap().starts_with("unlocked"));
+    assert_eq!(out["username"], "ivy");
+    assert!(out["second_factor_locked_until"].is_null(), "{out}");
     server.advance(common::STEP);
     other
         .submit_code(&prompt, &app.code(&server, time::Duration::ZERO), false)
@@ -531,11 +532,33 @@ async fn helpdesk_fixes_second_factors_from_the_command_line() {
         None,
         &env,
     ));
+    assert_eq!(out["username"], "ivy");
+    let methods = json(&postern(
+        &dir,
+        &["admin", "--json", "user", "methods", "ivy"],
+        None,
+        &env,
+    ));
+    assert_eq!(methods, serde_json::json!([]), "every method removed");
+    let audit = json(&postern(
+        &dir,
+        &["admin", "--json", "audit", "list", "--target", "ivy"],
+        None,
+        &env,
+    ));
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["user.require_reregister", "user.unlock"]);
     assert!(
-        out["result"]
+        audit[0]["actor"]
             .as_str()
             .unwrap()
-            .contains("1 second factor(s) removed")
+            .starts_with("local operator"),
+        "{audit}"
     );
     let page = browser.open(&server.url("/account/security")).await;
     assert!(page.page().0.contains("/signin/"), "signed out");

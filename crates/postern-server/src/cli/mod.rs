@@ -1,6 +1,7 @@
 //! The `postern` command line: `serve`, `admin …` and `errors …`.
 
 mod admin;
+mod admin_client;
 mod errors;
 mod serve;
 

@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, Method as HttpMethod, StatusCode, Uri};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use postern_core::credential::method::Method;
-use postern_core::signin_log::{SignInResult, StepResult};
+use postern_core::signin_log::{SignInResult, StepReason, StepResult};
 use postern_proto::ErrorCode;
 use postern_proto::authenticator::{
     ActivateRequest, AnswerOutcome, AnswerRequest, AnswerResponse, ApiError, Decision,
@@ -229,7 +229,13 @@ pub async fn answer(
                 "reported as fraud by the user (\"I didn't try to sign in\")".to_owned(),
             )),
         });
-        let step = log::Step::new("push", result, words);
+        let reason = match (outcome, req.report) {
+            (AnswerOutcome::Denied, true) => Some(StepReason::PushReported),
+            (AnswerOutcome::Denied, false) => Some(StepReason::PushDenied),
+            (AnswerOutcome::WrongNumber, _) => Some(StepReason::PushWrongNumber),
+            _ => None,
+        };
+        let step = log::Step::new("push", result, words).because(reason);
         let _ = log::record(&state, &c.correlation_id, &rid.0, vec![step], summary).await;
     }
     Json(AnswerResponse { outcome }).into_response()

@@ -1,6 +1,7 @@
 //! The router: every path Postern answers, and the layers around them.
 
 pub mod account;
+pub mod admin_api;
 pub mod authenticator;
 pub mod oidc;
 pub mod ops;
@@ -46,6 +47,10 @@ pub fn router(state: AppState) -> Router {
         .route("/signin/{flow}/push", post(signin::push_retry))
         .route("/signin/{flow}/push/events", get(signin::push_events))
         .route("/signin/{flow}/continue", get(signin::carry_on))
+        .route(
+            "/signin/{flow}/access-pass",
+            get(signin::access_pass_form).post(signin::access_pass_submit),
+        )
         .route("/account/signin", get(account::sign_in))
         .route("/account/security", get(account::security))
         .route(
@@ -93,6 +98,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/assets/postern.css", get(ops::css))
         .route("/assets/postern.js", get(ops::js))
+        .merge(admin_api::router())
         .fallback(ops::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

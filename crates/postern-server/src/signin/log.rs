@@ -5,7 +5,7 @@
 use crate::http::ClientInfo;
 use crate::state::AppState;
 use postern_core::ErrorCode;
-use postern_core::signin_log::{SignInEntry, SignInResult, SignInStep, StepResult};
+use postern_core::signin_log::{SignInEntry, SignInResult, SignInStep, StepReason, StepResult};
 use postern_store::{SignInUpdate, StoreError};
 
 /// One step: what was checked, how it went, and the plain words for a helpdesk.
@@ -13,6 +13,8 @@ pub struct Step<'a> {
     pub method: &'a str,
     pub result: StepResult,
     pub detail: String,
+    /// The stable key a diagnosis reads.
+    pub reason: Option<StepReason>,
 }
 
 impl<'a> Step<'a> {
@@ -21,7 +23,14 @@ impl<'a> Step<'a> {
             method,
             result,
             detail: detail.into(),
+            reason: None,
         }
+    }
+
+    /// With the reason key of a failure or interruption.
+    pub fn because(mut self, reason: Option<StepReason>) -> Self {
+        self.reason = reason;
+        self
     }
 }
 
@@ -65,6 +74,7 @@ fn to_step(state: &AppState, request_id: &str, s: Step<'_>) -> SignInStep {
         method: s.method.to_owned(),
         result: s.result,
         detail: s.detail,
+        reason: s.reason,
     }
 }
 

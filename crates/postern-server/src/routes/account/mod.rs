@@ -16,6 +16,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use postern_core::ErrorCode;
 use postern_core::clock::iso8601;
+use postern_core::credential::access_pass;
 use postern_core::credential::method::{FEW_RECOVERY_CODES, Method, MethodKind, usable};
 use postern_core::flow::FlowState;
 use postern_core::oidc::authorize::{AuthorizeRequest, Prompt};
@@ -103,6 +104,9 @@ fn notice_text(key: &str) -> Option<&'static str> {
         "recovery" => {
             "You signed in with a recovery code. Set up a new authenticator app now (or check the one you have), so you are not stranded next time."
         }
+        "access-pass" => {
+            "You signed in with a temporary access pass. Add a sign-in method now: the pass stops working when it expires."
+        }
         _ => return None,
     })
 }
@@ -127,7 +131,9 @@ pub async fn security(
             None => None,
         };
         if continue_to.is_some() {
-            notice = notice_text("recovery").map(str::to_owned);
+            let tap = account.session.amr.iter().any(|m| m == access_pass::AMR);
+            let key = if tap { "access-pass" } else { "recovery" };
+            notice = notice_text(key).map(str::to_owned);
         }
         render(&state, &account, notice, None, continue_to).await
     }

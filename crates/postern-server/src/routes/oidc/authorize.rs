@@ -10,9 +10,10 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::Response;
+use postern_core::ErrorCode;
 use postern_core::oidc::authorize::{self, AuthorizeError};
 use postern_core::random;
-use postern_core::signin_log::StepResult;
+use postern_core::signin_log::{StepReason, StepResult};
 
 pub async fn authorize(
     State(state): State<AppState>,
@@ -55,7 +56,13 @@ pub async fn authorize(
                 client_name: None,
                 info: &info,
             };
-            let step = log::Step::new("authorize", StepResult::Failure, detail.clone());
+            let reason = match code {
+                ErrorCode::UnknownClient => Some(StepReason::UnknownClient),
+                ErrorCode::RedirectUriMismatch => Some(StepReason::RedirectUriMismatch),
+                _ => None,
+            };
+            let step =
+                log::Step::new("authorize", StepResult::Failure, detail.clone()).because(reason);
             let summary = log::Summary::failure(code, detail);
             let logged = log::open(&state, &correlation_id, &rid.0, origin, step, summary).await;
             if let Err(e) = logged {

@@ -4,6 +4,7 @@
 //! Stale browser state never traps anyone: an expired flow, a flow from another browser, or one
 //! that already finished (back button, second tab) restarts the sign-in with a short notice.
 
+mod access_pass;
 mod password;
 mod push;
 mod register;
@@ -25,6 +26,7 @@ use postern_core::oidc::params::Params;
 use postern_core::secret::hash_token;
 use postern_store::StoreError;
 
+pub use access_pass::{show as access_pass_form, submit as access_pass_submit};
 pub use push::{events as push_events, retry as push_retry};
 pub use second_factor::{carry_on, other_ways};
 
@@ -186,6 +188,36 @@ fn expected_fields(state: &FlowState) -> &'static [&'static str] {
     }
 }
 
+/// The checks every sign-in form post passes before its handler looks at it: the rate limit, same
+/// origin, a well-formed form, a flow this browser may go on with (`ctx` then carries its
+/// correlation id) and the flow's anti-forgery token. The handler checks the fields it expects.
+pub(super) async fn open_form(
+    state: &AppState,
+    id: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    rid: &RequestId,
+    info: &ClientInfo,
+    ctx: &mut ErrorContext,
+) -> Result<(Box<Flow>, Params), Box<Response>> {
+    let refuse =
+        |code, detail, ctx: &ErrorContext| Box::new(errors::page(state, code, detail, ctx));
+    if !state.signin_limiter.allow(info.ip) {
+        Metrics::inc(&state.metrics.rate_limited);
+        return Err(refuse(ErrorCode::RateLimited, None, ctx));
+    }
+    if !csrf::same_origin(state, headers) {
+        return Err(refuse(ErrorCode::CsrfRejected, None, ctx));
+    }
+    let params =
+        forms::form(headers, body).map_err(|(code, detail)| refuse(code, Some(detail), ctx))?;
+    let flow = open_flow(state, id, headers, false, rid, info, ctx).await?;
+    if !csrf::token_matches(&flow.csrf, params.get("csrf")) {
+        return Err(refuse(ErrorCode::CsrfRejected, None, ctx));
+    }
+    Ok((flow, params))
+}
+
 /// `POST /signin/{flow}`: the answer to the flow's current page.
 pub async fn submit(
     State(state): State<AppState>,
@@ -196,25 +228,13 @@ pub async fn submit(
     body: Bytes,
 ) -> Response {
     let mut ctx = ErrorContext::new(&state, &rid);
-    if !state.signin_limiter.allow(info.ip) {
-        Metrics::inc(&state.metrics.rate_limited);
-        return errors::page(&state, ErrorCode::RateLimited, None, &ctx);
-    }
-    if !csrf::same_origin(&state, &headers) {
-        return errors::page(&state, ErrorCode::CsrfRejected, None, &ctx);
-    }
-    let params = match forms::form(&headers, &body) {
-        Ok(p) => p,
-        Err((code, detail)) => return errors::page(&state, code, Some(detail), &ctx),
-    };
-    let flow = match open_flow(&state, &id, &headers, false, &rid, &info, &mut ctx).await {
-        Ok(flow) => flow,
+    let (flow, params) = match open_form(&state, &id, &headers, &body, &rid, &info, &mut ctx).await
+    {
+        Ok(opened) => opened,
         Err(response) => return *response,
     };
-    if !csrf::token_matches(&flow.csrf, params.get("csrf")) {
-        return errors::page(&state, ErrorCode::CsrfRejected, None, &ctx);
-    }
-    if let Some(response) = unexpected_field(&state, &params, &flow.state, &ctx) {
+    let expected = expected_fields(&flow.state);
+    if let Some(response) = unexpected_field(&state, &params, expected, &ctx) {
         return response;
     }
     let answered = match &flow.state {
@@ -241,14 +261,14 @@ pub async fn submit(
     answered.unwrap_or_else(|e| errors::internal(&state, &e, &ctx))
 }
 
-/// A clear error for a field the state's form never sends (a stale page or a hand-made post).
+/// A clear error for a field the page's form never sends (a stale page or a hand-made post).
 fn unexpected_field(
     state: &AppState,
     params: &Params,
-    flow_state: &FlowState,
+    expected: &[&str],
     ctx: &ErrorContext,
 ) -> Option<Response> {
-    let unknown = params.unknown(expected_fields(flow_state))?;
+    let unknown = params.unknown(expected)?;
     let detail = format!(
         "the form field '{}' is not expected on this page",
         unknown.chars().take(40).collect::<String>()

@@ -84,7 +84,8 @@ async fn check_password(
         Some(user) => password_outcome(state, user, password).await?,
     };
     let (step, result, detail) = password_step(&outcome, now);
-    let password_step = log::Step::new("password", result, detail.clone());
+    let password_step =
+        log::Step::new("password", result, detail.clone()).because(outcome.reason());
     let user_id = user.as_ref().map(|u| u.id.as_str());
     let shown_name: String = username
         .as_deref()

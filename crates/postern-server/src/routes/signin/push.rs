@@ -235,7 +235,8 @@ async fn failed_page(
         push::record_ignored(state, c).await?;
     }
     if !c.failure_logged {
-        let step = log::Step::new("push", StepResult::Failure, cause.clone());
+        let step = log::Step::new("push", StepResult::Failure, cause.clone())
+            .because(c.failure_reason(now));
         let summary = log::Summary {
             user_id: Some(&c.user_id),
             username: Some(username),

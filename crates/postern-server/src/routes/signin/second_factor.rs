@@ -237,7 +237,7 @@ pub(super) async fn submit(
         }
         SecondFactorOutcome::Locked { .. } => "second_factor",
     };
-    let logged = log::Step::new(method_step, result, detail.clone());
+    let logged = log::Step::new(method_step, result, detail.clone()).because(outcome.reason());
     let username = username_of(state, user_id).await?;
 
     match step {

@@ -1,0 +1,382 @@
+//! A user's authentication methods as the helpdesk sees them (modelled on Microsoft Graph's
+//! authentication-methods API): list, read, delete, choose the default; and temporary access
+//! passes (issue, read, delete).
+
+use super::users::find;
+use super::{AdminError, AdminResult, Change, Origin, audit};
+use crate::state::AppState;
+use postern_core::admin::{Authorized, Help, Read};
+use postern_core::clock::iso8601;
+use postern_core::credential::access_pass::{self, AccessPass, PassState};
+use postern_core::credential::method::{Method, MethodKind, MethodSecret, default_method};
+use postern_core::random;
+use postern_core::user::User;
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+
+/// One method. `type` is `authenticator` (a Postern Authenticator device: push and its codes),
+/// `totp` (an authenticator app), `recovery_codes` or `temporary_access_pass`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MethodView {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub last_used: Option<OffsetDateTime>,
+    /// The method asked for first after the password.
+    pub is_default: bool,
+    /// Authenticator devices: the app's version when it was registered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_version: Option<String>,
+    /// Authenticator devices: when the app last reached the server.
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub last_contact: Option<OffsetDateTime>,
+    /// Recovery codes: how many are unused (of 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codes_left: Option<usize>,
+    /// Temporary access pass: when it stops working.
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expires: Option<OffsetDateTime>,
+    /// Temporary access pass: single use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub once: Option<bool>,
+    /// Temporary access pass: `usable`, `expired` or `used`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<PassState>,
+}
+
+fn type_of(kind: MethodKind) -> &'static str {
+    match kind {
+        MethodKind::Push => "authenticator",
+        MethodKind::Totp => "totp",
+        MethodKind::RecoveryCodes => "recovery_codes",
+    }
+}
+
+/// The id under which a user's temporary access pass is listed among the methods.
+pub const ACCESS_PASS_ID: &str = "temporary-access-pass";
+
+async fn method_view(
+    state: &AppState,
+    m: &Method,
+    default_id: Option<&str>,
+) -> AdminResult<MethodView> {
+    let (app_version, last_contact) = match &m.secret {
+        MethodSecret::Push { app_version, .. } => (
+            Some(app_version.clone()),
+            state.store.find_device_contact(&m.id).await?,
+        ),
+        _ => (None, None),
+    };
+    Ok(MethodView {
+        id: m.id.clone(),
+        kind: type_of(m.kind()).into(),
+        name: m.name.clone(),
+        created: m.created,
+        last_used: m.last_used,
+        is_default: default_id == Some(m.id.as_str()),
+        app_version,
+        last_contact,
+        codes_left: (m.kind() == MethodKind::RecoveryCodes).then(|| m.secret.remaining_codes()),
+        expires: None,
+        once: None,
+        state: None,
+    })
+}
+
+fn pass_view(p: &AccessPass, now: OffsetDateTime) -> MethodView {
+    MethodView {
+        id: ACCESS_PASS_ID.into(),
+        kind: "temporary_access_pass".into(),
+        name: "Temporary Access Pass".into(),
+        created: p.created,
+        last_used: p.used,
+        is_default: false,
+        app_version: None,
+        last_contact: None,
+        codes_left: None,
+        expires: Some(p.expires),
+        once: Some(p.once),
+        state: Some(p.state(now)),
+    }
+}
+
+/// The user's methods now (the temporary access pass last, if there is one).
+pub async fn views(state: &AppState, u: &User) -> AdminResult<Vec<MethodView>> {
+    let methods = state.store.list_methods(&u.id).await?;
+    let default_id = default_method(&methods).map(|m| m.id.clone());
+    let mut out = Vec::new();
+    for m in &methods {
+        out.push(method_view(state, m, default_id.as_deref()).await?);
+    }
+    if let Some(p) = state.store.find_access_pass(&u.id).await? {
+        out.push(pass_view(&p, state.clock.now()));
+    }
+    Ok(out)
+}
+
+pub async fn list(
+    state: &AppState,
+    _: &Authorized<Read>,
+    user: &str,
+) -> AdminResult<Vec<MethodView>> {
+    views(state, &find(state, user).await?).await
+}
+
+pub async fn get(
+    state: &AppState,
+    _: &Authorized<Read>,
+    user: &str,
+    id: &str,
+) -> AdminResult<MethodView> {
+    let u = find(state, user).await?;
+    views(state, &u)
+        .await?
+        .into_iter()
+        .find(|m| m.id == id)
+        .ok_or_else(|| AdminError::NotFound(format!("{} has no method '{id}'", u.username)))
+}
+
+/// Removes a method, whatever the user's policy (the helpdesk may leave a user with none: the
+/// next sign-in registers anew). A device's offline codes go with it; its connection ends.
+pub async fn delete(
+    state: &AppState,
+    who: &Authorized<Help>,
+    origin: &Origin,
+    user: &str,
+    id: &str,
+) -> AdminResult<()> {
+    let u = find(state, user).await?;
+    if id == ACCESS_PASS_ID {
+        return delete_access_pass(state, who, origin, &u.id).await;
+    }
+    let removed = state.store.force_delete_method(&u.id, id).await?;
+    let Some(first) = removed.first() else {
+        return Err(AdminError::NotFound(format!(
+            "{} has no method '{id}'",
+            u.username
+        )));
+    };
+    for m in &removed {
+        if matches!(m.secret, MethodSecret::Push { .. }) {
+            state
+                .wakeups
+                .wake_device(&m.id, crate::push::wakeup::DeviceEvent::Revoked);
+        }
+    }
+    let names: Vec<String> = removed
+        .iter()
+        .map(|m| format!("{} '{}'", type_of(m.kind()), m.name))
+        .collect();
+    audit(
+        state,
+        who,
+        origin,
+        Change {
+            action: "method.delete",
+            target_type: "user",
+            target_id: &u.id,
+            target_name: &u.username,
+            detail: format!("removed {} (method {})", names.join(" and "), first.id),
+        },
+    )
+    .await
+}
+
+/// Makes a method the one asked for first.
+pub async fn set_default(
+    state: &AppState,
+    who: &Authorized<Help>,
+    origin: &Origin,
+    user: &str,
+    id: &str,
+) -> AdminResult<Vec<MethodView>> {
+    let u = find(state, user).await?;
+    let methods = state.store.list_methods(&u.id).await?;
+    let Some(m) = methods.iter().find(|m| m.id == id) else {
+        return Err(AdminError::NotFound(format!(
+            "{} has no method '{id}'",
+            u.username
+        )));
+    };
+    if !m.kind().can_be_default() {
+        return Err(AdminError::Invalid(format!(
+            "{} cannot be the default method",
+            m.kind().label()
+        )));
+    }
+    if !state.store.set_default_method(&u.id, id).await? {
+        return Err(AdminError::NotFound(format!(
+            "{} has no method '{id}'",
+            u.username
+        )));
+    }
+    audit(
+        state,
+        who,
+        origin,
+        Change {
+            action: "method.set_default",
+            target_type: "user",
+            target_id: &u.id,
+            target_name: &u.username,
+            detail: format!("default method: {} '{}'", type_of(m.kind()), m.name),
+        },
+    )
+    .await?;
+    views(state, &u).await
+}
+
+/// A request for a temporary access pass.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccessPass {
+    /// 10 to 43,200 (30 days); 60 when absent.
+    #[serde(default)]
+    pub lifetime_minutes: Option<i64>,
+    /// Single use (Entra's `isUsableOnce`); multi-use when absent.
+    #[serde(default)]
+    pub once: bool,
+}
+
+/// A new temporary access pass: `pass` is shown this once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessPassIssued {
+    pub pass: String,
+    pub user_id: String,
+    pub username: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires: OffsetDateTime,
+    pub once: bool,
+}
+
+pub async fn create_access_pass(
+    state: &AppState,
+    who: &Authorized<Help>,
+    origin: &Origin,
+    user: &str,
+    req: NewAccessPass,
+) -> AdminResult<AccessPassIssued> {
+    let u = find(state, user).await?;
+    let lifetime = match req.lifetime_minutes {
+        None => access_pass::DEFAULT_LIFETIME,
+        Some(m) if (0..=access_pass::MAX_LIFETIME.whole_minutes()).contains(&m) => {
+            access_pass::check_lifetime(Duration::minutes(m))
+                .map_err(|e| AdminError::Invalid(e.to_string()))?
+        }
+        Some(_) => {
+            return Err(AdminError::Invalid(access_pass::BadLifetime.to_string()));
+        }
+    };
+    if u.disabled {
+        return Err(AdminError::Conflict(format!(
+            "{} is disabled: enable the account first",
+            u.username
+        )));
+    }
+    let now = state.clock.now();
+    let (pass, hash) = access_pass::generate(&*state.rng, &state.mac_key, &u.id);
+    let stored = AccessPass {
+        id: random::uuid(&*state.rng),
+        user_id: u.id.clone(),
+        hash,
+        created: now,
+        expires: now + lifetime,
+        once: req.once,
+        used: None,
+        uses: 0,
+        created_by: who.actor().label(),
+    };
+    state
+        .store
+        .create_access_pass(&stored, now)
+        .await
+        .map_err(|e| match e {
+            postern_store::StoreError::Conflict(_) => AdminError::Conflict(format!(
+                "{} already has a usable temporary access pass: delete it first",
+                u.username
+            )),
+            e => e.into(),
+        })?;
+    audit(
+        state,
+        who,
+        origin,
+        Change {
+            action: "access_pass.create",
+            target_type: "user",
+            target_id: &u.id,
+            target_name: &u.username,
+            detail: format!(
+                "temporary access pass issued: {}, expires {}",
+                if req.once { "one-time" } else { "multi-use" },
+                iso8601(stored.expires)
+            ),
+        },
+    )
+    .await?;
+    Ok(AccessPassIssued {
+        pass,
+        user_id: u.id,
+        username: u.username,
+        created: now,
+        expires: stored.expires,
+        once: req.once,
+    })
+}
+
+async fn delete_access_pass(
+    state: &AppState,
+    who: &Authorized<Help>,
+    origin: &Origin,
+    user_id: &str,
+) -> AdminResult<()> {
+    let u = find(state, user_id).await?;
+    let Some(p) = state.store.delete_access_pass(&u.id).await? else {
+        return Err(AdminError::NotFound(format!(
+            "{} has no temporary access pass",
+            u.username
+        )));
+    };
+    let now = state.clock.now();
+    audit(
+        state,
+        who,
+        origin,
+        Change {
+            action: "access_pass.delete",
+            target_type: "user",
+            target_id: &u.id,
+            target_name: &u.username,
+            detail: format!(
+                "temporary access pass deleted ({}, {} use(s))",
+                p.state(now).as_str(),
+                p.uses
+            ),
+        },
+    )
+    .await
+}
+
+/// Deletes the user's temporary access pass.
+pub async fn remove_access_pass(
+    state: &AppState,
+    who: &Authorized<Help>,
+    origin: &Origin,
+    user: &str,
+) -> AdminResult<()> {
+    delete_access_pass(state, who, origin, user).await
+}

@@ -1,0 +1,151 @@
+//! Administration, one function per operation, shared by the admin API (`/admin/v1`), the
+//! helpdesk pages (`/admin`) and `postern admin`: each takes the proof of its permission
+//! ([`Authorized`]), does the change, and appends it to the audit log. Handlers only translate
+//! HTTP or forms to these calls; nothing else in the server changes accounts on an admin's behalf.
+
+pub mod clients;
+pub mod methods;
+pub mod signins;
+pub mod tokens;
+pub mod users;
+
+use crate::state::AppState;
+use postern_core::admin::{Authorized, Forbidden};
+use postern_core::audit::{AuditEntry, actor_id};
+use postern_core::random;
+use postern_store::StoreError;
+use serde::{Deserialize, Serialize};
+
+/// Why an operation did not happen. Nothing was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Forbidden(#[from] Forbidden),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+impl AdminError {
+    /// The stable `error` value of the API's error body.
+    pub fn key(&self) -> &'static str {
+        match self {
+            AdminError::NotFound(_) => "not_found",
+            AdminError::Forbidden(_) => "forbidden",
+            AdminError::Invalid(_) => "invalid_request",
+            AdminError::Conflict(_) => "conflict",
+            AdminError::Store(_) => "server_error",
+        }
+    }
+}
+
+pub type AdminResult<T> = Result<T, AdminError>;
+
+/// Where an administrative request came from, for the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub ip: Option<String>,
+    pub request_id: Option<String>,
+    /// The sign-in (request or correlation id) the change is made for, if the caller names one.
+    pub signin: Option<String>,
+}
+
+/// What an audited change did to what.
+pub struct Change<'a> {
+    pub action: &'static str,
+    pub target_type: &'static str,
+    pub target_id: &'a str,
+    pub target_name: &'a str,
+    pub detail: String,
+}
+
+/// Appends a change to the audit log. A sign-in named by one of its request ids is recorded by
+/// its correlation id; an id that matches no sign-in is kept as given (it is the caller's
+/// reference).
+pub(crate) async fn audit<P>(
+    state: &AppState,
+    who: &Authorized<P>,
+    origin: &Origin,
+    change: Change<'_>,
+) -> AdminResult<()> {
+    let correlation_id = match origin.signin.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(id) => Some(match state.store.find_signin(id).await? {
+            Some(entry) => entry.correlation_id,
+            None => id.chars().take(100).collect(),
+        }),
+    };
+    let actor = who.actor();
+    state
+        .store
+        .append_audit(&AuditEntry {
+            id: random::uuid(&*state.rng),
+            time: state.clock.now(),
+            actor: actor.label(),
+            actor_id: actor_id(actor),
+            actor_role: actor.role,
+            action: change.action.to_owned(),
+            target_type: change.target_type.to_owned(),
+            target_id: change.target_id.to_owned(),
+            target_name: change.target_name.to_owned(),
+            ip: origin.ip.clone(),
+            request_id: origin.request_id.clone(),
+            correlation_id,
+            detail: change.detail,
+        })
+        .await?;
+    Ok(())
+}
+
+/// A page of results and the cursor of the next one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Page sizes: 50 unless asked, at most 500.
+pub fn page_size(asked: Option<i64>) -> AdminResult<i64> {
+    match asked {
+        None => Ok(50),
+        Some(n) if (1..=500).contains(&n) => Ok(n),
+        Some(_) => Err(AdminError::Invalid(
+            "limit must be between 1 and 500".into(),
+        )),
+    }
+}
+
+/// Encodes a keyset position (time in ms and an id) as an opaque cursor.
+pub fn cursor(ms: i64, id: &str) -> String {
+    data_encoding::BASE64URL_NOPAD.encode(format!("{ms}:{id}").as_bytes())
+}
+
+/// Decodes a cursor made by [`cursor`].
+pub fn parse_cursor(text: &str) -> AdminResult<(time::OffsetDateTime, String)> {
+    let bad = || AdminError::Invalid("cursor is not one this API returned".into());
+    let raw = data_encoding::BASE64URL_NOPAD
+        .decode(text.as_bytes())
+        .map_err(|_| bad())?;
+    let raw = String::from_utf8(raw).map_err(|_| bad())?;
+    let (ms, id) = raw.split_once(':').ok_or_else(bad)?;
+    let ms: i64 = ms.parse().map_err(|_| bad())?;
+    if !(0..=253_402_300_799_000).contains(&ms) {
+        return Err(bad());
+    }
+    Ok((postern_core::clock::from_millis(ms), id.to_owned()))
+}
+
+/// Reads an RFC 3339 time from a query parameter.
+pub fn parse_time(name: &str, text: &str) -> AdminResult<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339)
+        .map_err(|_| {
+            AdminError::Invalid(format!(
+                "{name} must be an RFC 3339 time such as 2026-11-29T08:00:00Z"
+            ))
+        })
+}

@@ -1,0 +1,277 @@
+//! The sign-in log for the helpdesk: queries, one sign-in with its steps, its diagnosis, an export
+//! for log systems; and the audit log's query.
+
+use super::{AdminError, AdminResult, Page, cursor, page_size, parse_cursor, parse_time};
+use crate::lockout::{self, Kind};
+use crate::state::AppState;
+use postern_core::admin::{Authorized, Read};
+use postern_core::audit::AuditEntry;
+use postern_core::clock::to_millis;
+use postern_core::credential::method::{MethodKind, default_method};
+use postern_core::diagnosis::{AccountNow, Diagnosis, MethodNow, diagnose};
+use postern_core::signin_log::{SignInEntry, SignInResult};
+use postern_proto::ErrorCode;
+use postern_store::{AuditQuery, SignInQuery};
+use serde::Deserialize;
+
+/// The filters of `GET /admin/v1/signins`, as text from the query string.
+#[derive(Debug, Default, Deserialize)]
+pub struct SignInFilter {
+    /// A request id or correlation id: at most one sign-in.
+    pub id: Option<String>,
+    /// A user id or username.
+    pub user: Option<String>,
+    pub client_id: Option<String>,
+    pub result: Option<String>,
+    pub error_code: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+fn bounded(name: &str, value: Option<String>) -> AdminResult<Option<String>> {
+    match value {
+        Some(v) if v.len() > 200 => Err(AdminError::Invalid(format!(
+            "{name} is at most 200 characters"
+        ))),
+        Some(v) if v.trim().is_empty() => Ok(None),
+        other => Ok(other.map(|v| v.trim().to_owned())),
+    }
+}
+
+pub async fn query(
+    state: &AppState,
+    _: &Authorized<Read>,
+    f: SignInFilter,
+) -> AdminResult<Page<SignInEntry>> {
+    let limit = page_size(f.limit)?;
+    if let Some(id) = bounded("id", f.id)? {
+        let found = state.store.find_signin(&id).await?;
+        return Ok(Page {
+            items: found.into_iter().map(summary).collect(),
+            next_cursor: None,
+        });
+    }
+    let (user_id, username) = match bounded("user", f.user)? {
+        None => (None, None),
+        Some(u) => match super::users::find(state, &u).await {
+            Ok(user) => (Some(user.id), None),
+            // Attempts with usernames that match no account are in the log too.
+            Err(AdminError::NotFound(_)) => (
+                None,
+                Some(postern_core::user::normalize_username(&u).unwrap_or(u)),
+            ),
+            Err(e) => return Err(e),
+        },
+    };
+    let result = match bounded("result", f.result)? {
+        None => None,
+        Some(r) => Some(SignInResult::parse(&r).ok_or_else(|| {
+            AdminError::Invalid(
+                "result must be success, failure, interrupted or in_progress".into(),
+            )
+        })?),
+    };
+    let error_code = match bounded("error_code", f.error_code)? {
+        None => None,
+        Some(c) => Some(
+            c.parse::<u32>()
+                .ok()
+                .and_then(ErrorCode::from_code)
+                .ok_or_else(|| AdminError::Invalid(format!("unknown error code '{c}'")))?,
+        ),
+    };
+    let q = SignInQuery {
+        user_id,
+        username,
+        client_id: bounded("client_id", f.client_id)?,
+        result,
+        error_code,
+        from: bounded("from", f.from)?
+            .map(|t| parse_time("from", &t))
+            .transpose()?,
+        to: bounded("to", f.to)?
+            .map(|t| parse_time("to", &t))
+            .transpose()?,
+        before: f.cursor.as_deref().map(parse_cursor).transpose()?,
+        limit: limit + 1,
+    };
+    let mut items = state.store.query_signins(&q).await?;
+    let more = items.len() as i64 > limit;
+    items.truncate(limit as usize);
+    let next_cursor = more
+        .then(|| items.last())
+        .flatten()
+        .map(|e| cursor(to_millis(e.started), &e.correlation_id));
+    Ok(Page { items, next_cursor })
+}
+
+/// A query result without the step list (the list is for one sign-in).
+fn summary(mut e: SignInEntry) -> SignInEntry {
+    e.steps.clear();
+    e
+}
+
+async fn find(state: &AppState, id: &str) -> AdminResult<SignInEntry> {
+    let id = id.trim();
+    if id.is_empty() || id.len() > 200 {
+        return Err(AdminError::NotFound("no such sign-in".into()));
+    }
+    state.store.find_signin(id).await?.ok_or_else(|| {
+        AdminError::NotFound(format!(
+            "no sign-in has the request id or correlation id '{id}' (it may be older than the sign-in log keeps)"
+        ))
+    })
+}
+
+/// One sign-in with its request ids and steps; `id` is its correlation id or any request id.
+pub async fn get(state: &AppState, _: &Authorized<Read>, id: &str) -> AdminResult<SignInEntry> {
+    find(state, id).await
+}
+
+/// The timeline, cause and fixes of one sign-in, with the user's methods now.
+pub async fn diagnosis(state: &AppState, _: &Authorized<Read>, id: &str) -> AdminResult<Diagnosis> {
+    let entry = find(state, id).await?;
+    let now = state.clock.now();
+    let user = match &entry.user_id {
+        Some(uid) => state.store.find_user_by_id(uid).await?,
+        None => None,
+    };
+    let (challenges, account) = match &user {
+        None => (vec![], None),
+        Some(u) => {
+            let challenges = state
+                .store
+                .list_user_challenges(&u.id, entry.started - time::Duration::minutes(1))
+                .await?;
+            (challenges, Some(account_now(state, u).await?))
+        }
+    };
+    Ok(diagnose(&entry, &challenges, account.as_ref(), now))
+}
+
+/// The account as it is now, for a diagnosis.
+pub async fn account_now(
+    state: &AppState,
+    u: &postern_core::user::User,
+) -> AdminResult<AccountNow> {
+    let now = state.clock.now();
+    let methods = state.store.list_methods(&u.id).await?;
+    let default_id = default_method(&methods).map(|m| m.id.clone());
+    let mut out = Vec::new();
+    for m in &methods {
+        let last_contact = match m.kind() {
+            MethodKind::Push => state.store.find_device_contact(&m.id).await?,
+            _ => None,
+        };
+        out.push(MethodNow {
+            id: m.id.clone(),
+            kind: m.kind(),
+            name: m.name.clone(),
+            last_used: m.last_used,
+            last_contact,
+            codes_left: (m.kind() == MethodKind::RecoveryCodes).then(|| m.secret.remaining_codes()),
+            is_default: default_id.as_deref() == Some(m.id.as_str()),
+        });
+    }
+    let (password_lock, _) = lockout::find(state, &u.id, Kind::Password).await?;
+    let (code_lock, _) = lockout::find(state, &u.id, Kind::SecondFactor).await?;
+    Ok(AccountNow {
+        disabled: u.disabled,
+        locked_until: password_lock.locked_until(now),
+        second_factor_locked_until: code_lock.locked_until(now),
+        push_blocked: state.store.find_push_state(&u.id).await?.blocked.is_some(),
+        access_pass: state
+            .store
+            .find_access_pass(&u.id)
+            .await?
+            .map(|p| p.state(now)),
+        methods: out,
+    })
+}
+
+/// Sign-ins started at or after `since`, with their steps, oldest first, as JSON lines.
+pub async fn export(
+    state: &AppState,
+    _: &Authorized<Read>,
+    since: time::OffsetDateTime,
+) -> AdminResult<String> {
+    let mut newest_first = Vec::new();
+    let mut before = None;
+    loop {
+        let page = state
+            .store
+            .query_signins(&SignInQuery {
+                from: Some(since),
+                before: before.clone(),
+                limit: 500,
+                ..SignInQuery::default()
+            })
+            .await?;
+        let Some(last) = page.last() else { break };
+        before = Some((last.started, last.correlation_id.clone()));
+        let full = page.len() == 500;
+        newest_first.extend(page);
+        if !full {
+            break;
+        }
+    }
+    let mut out = String::new();
+    for e in newest_first.iter().rev() {
+        let full = state.store.find_signin(&e.correlation_id).await?;
+        if let Some(full) = full {
+            out.push_str(&serde_json::to_string(&full).unwrap_or_default());
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}
+
+/// The filters of `GET /admin/v1/audit`.
+#[derive(Debug, Default, Deserialize)]
+pub struct AuditFilter {
+    /// A user id or username, client id or token id.
+    pub target: Option<String>,
+    pub action: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+pub async fn audit_log(
+    state: &AppState,
+    _: &Authorized<Read>,
+    f: AuditFilter,
+) -> AdminResult<Page<AuditEntry>> {
+    let limit = page_size(f.limit)?;
+    let target_id = match bounded("target", f.target)? {
+        None => None,
+        Some(t) => Some(match super::users::find(state, &t).await {
+            Ok(u) => u.id,
+            Err(AdminError::NotFound(_)) => t,
+            Err(e) => return Err(e),
+        }),
+    };
+    let q = AuditQuery {
+        target_id,
+        action: bounded("action", f.action)?,
+        from: bounded("from", f.from)?
+            .map(|t| parse_time("from", &t))
+            .transpose()?,
+        to: bounded("to", f.to)?
+            .map(|t| parse_time("to", &t))
+            .transpose()?,
+        before: f.cursor.as_deref().map(parse_cursor).transpose()?,
+        limit: limit + 1,
+    };
+    let mut items = state.store.query_audit(&q).await?;
+    let more = items.len() as i64 > limit;
+    items.truncate(limit as usize);
+    let next_cursor = more
+        .then(|| items.last())
+        .flatten()
+        .map(|e| cursor(to_millis(e.time), &e.id));
+    Ok(Page { items, next_cursor })
+}

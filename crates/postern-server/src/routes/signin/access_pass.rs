@@ -1,0 +1,410 @@
+//! Signing in with a temporary access pass, the helpdesk's door for a user who lost every method:
+//! `GET /signin/{flow}/access-pass` shows the form (username and pass) and its `POST` checks the
+//! pass under the password lockout. A pass proves the user on its own, so the sign-in ends on
+//! Security info (where they add a method, with a link on to the application) whatever the
+//! policy asks.
+//!
+//! The pass's rules (lifetime, one-time use, the constant-time check) live in
+//! `postern_core::credential::access_pass`; this file only reads and spends stored passes. The
+//! pass itself never reaches a log, a step or a page.
+
+use super::{Answer, open_flow, open_form, unexpected_field};
+use crate::http::errors::{self, ErrorContext};
+use crate::http::{ClientInfo, RequestId};
+use crate::lockout::{self, Kind};
+use crate::metrics::Metrics;
+use crate::pages::{self, ErrorView};
+use crate::signin::{self, Destination, log};
+use crate::state::AppState;
+use askama::Template;
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use postern_core::ErrorCode;
+use postern_core::clock::iso8601;
+use postern_core::credential::access_pass::{self, AccessPass, PassCheck};
+use postern_core::flow::{Flow, FlowState};
+use postern_core::oidc::claims::Authentication;
+use postern_core::oidc::params::Params;
+use postern_core::secret::SecretString;
+use postern_core::signin_log::{SignInResult, StepReason, StepResult};
+use postern_core::softlock::FailureRecorded;
+use postern_core::user::{User, normalize_username};
+use postern_store::StoreError;
+use time::OffsetDateTime;
+
+/// The fields the form sends.
+const FIELDS: &[&str] = &["csrf", "username", "access_pass"];
+
+/// The keyed fingerprints of wrong passes are their own: a pass never counts as a repeat of a
+/// password guess.
+const FINGERPRINT_SCOPE: &str = "access_pass";
+
+#[derive(Template)]
+#[template(path = "access_pass.html")]
+struct AccessPassPage {
+    org: String,
+    client_name: String,
+    action: String,
+    csrf: String,
+    username: String,
+    password_url: String,
+    error: Option<ErrorView>,
+}
+
+fn form_page(state: &AppState, flow: &Flow, username: &str, error: Option<ErrorView>) -> Response {
+    pages::render(&AccessPassPage {
+        org: state.config.organisation.clone(),
+        client_name: flow.client_name.clone(),
+        action: format!("/signin/{}/access-pass", flow.id),
+        csrf: flow.csrf.clone(),
+        username: username.to_owned(),
+        password_url: format!("/signin/{}", flow.id),
+        error,
+    })
+}
+
+/// `GET /signin/{flow}/access-pass`: the form, while the flow waits for the first step.
+pub async fn show(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    Extension(info): Extension<ClientInfo>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let mut ctx = ErrorContext::new(&state, &rid);
+    let flow = match open_flow(&state, &id, &headers, false, &rid, &info, &mut ctx).await {
+        Ok(flow) => flow,
+        Err(response) => return *response,
+    };
+    if flow.state != FlowState::Password {
+        // Past the first step: the flow's own page says what is due.
+        return signin::redirect(&format!("/signin/{}", flow.id));
+    }
+    let hint = flow.request.login_hint.clone().unwrap_or_default();
+    form_page(&state, &flow, &hint, None)
+}
+
+/// `POST /signin/{flow}/access-pass`: username and pass.
+pub async fn submit(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    Extension(info): Extension<ClientInfo>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut ctx = ErrorContext::new(&state, &rid);
+    let (flow, params) = match open_form(&state, &id, &headers, &body, &rid, &info, &mut ctx).await
+    {
+        Ok(opened) => opened,
+        Err(response) => return *response,
+    };
+    if flow.state != FlowState::Password {
+        return signin::redirect(&format!("/signin/{}", flow.id));
+    }
+    if let Some(response) = unexpected_field(&state, &params, FIELDS, &ctx) {
+        return response;
+    }
+    let answered = sign_in(&state, &flow, &params, &headers, &ctx).await;
+    answered.unwrap_or_else(|e| errors::internal(&state, &e, &ctx))
+}
+
+async fn sign_in(
+    state: &AppState,
+    flow: &Flow,
+    params: &Params,
+    headers: &HeaderMap,
+    ctx: &ErrorContext,
+) -> Answer {
+    let typed = params.get("username").unwrap_or_default();
+    let pass = SecretString::new(params.get("access_pass").unwrap_or_default());
+    if typed.trim().is_empty() || pass.expose().trim().is_empty() {
+        let view = ctx.view(
+            ErrorCode::MissingParameter,
+            Some("Enter both your username and your temporary access pass.".into()),
+        );
+        return Ok(form_page(state, flow, typed, Some(view)));
+    }
+    let now = state.clock.now();
+    let username = normalize_username(typed).ok();
+    let user = match &username {
+        Some(name) => state.store.find_user_by_username(name).await?,
+        None => None,
+    };
+    let checked = match &user {
+        Some(user) => check_pass(state, user, &pass, now).await?,
+        None => {
+            unknown_user_work(state, &pass, now).await?;
+            Err(Refused::UnknownUser)
+        }
+    };
+    let shown_name: String = username
+        .as_deref()
+        .unwrap_or(typed)
+        .chars()
+        .take(64)
+        .collect();
+    let used = match checked {
+        Ok(used) => used,
+        Err(refused) => {
+            let user_id = user.as_ref().map(|u| u.id.as_str());
+            return refuse(state, flow, typed, user_id, &shown_name, refused, ctx).await;
+        }
+    };
+    let words = if used.once {
+        "temporary access pass accepted (one-time: now used)".to_owned()
+    } else {
+        format!(
+            "temporary access pass accepted (multi-use, expires {})",
+            iso8601(used.expires)
+        )
+    };
+    let auth = Authentication {
+        user_id: used.user_id,
+        amr: vec![access_pass::AMR.to_owned(), "mfa".to_owned()],
+        auth_time: now,
+    };
+    // On to Security info whatever the policy asks (never to the forced registration): the user
+    // is there to add a method, with a link on to the application.
+    signin::finish(
+        state,
+        headers,
+        flow,
+        auth,
+        vec![log::Step::new("access_pass", StepResult::Success, words)],
+        &shown_name,
+        Destination::SecurityInfo,
+        vec![],
+        ctx,
+    )
+    .await
+}
+
+/// Logs a refusal and shows the form again with its error (and the username kept).
+async fn refuse(
+    state: &AppState,
+    flow: &Flow,
+    typed: &str,
+    user_id: Option<&str>,
+    shown_name: &str,
+    refused: Refused,
+    ctx: &ErrorContext,
+) -> Answer {
+    let code = refused.code();
+    let words = refused.words();
+    let step = log::Step::new("access_pass", StepResult::Failure, words.clone())
+        .because(Some(refused.reason()));
+    let summary = log::Summary {
+        user_id,
+        username: Some(shown_name),
+        result: Some(SignInResult::Failure),
+        error: Some((code, words)),
+    };
+    log::record(
+        state,
+        &flow.correlation_id,
+        &ctx.request_id,
+        vec![step],
+        Some(summary),
+    )
+    .await?;
+    Metrics::inc(&state.metrics.signin_failure);
+    let safe_detail = refused
+        .locked_until()
+        .map(|until| format!("Try again after {}.", iso8601(until)));
+    Ok(form_page(
+        state,
+        flow,
+        typed,
+        Some(ctx.view(code, safe_detail)),
+    ))
+}
+
+/// Checks a known user's pass; the pass as it stood before this sign-in used it, if accepted.
+///
+/// The attempt is counted in the password lockout before the pass is looked at, so parallel
+/// guesses get no more tries than the threshold; a pass proven right resets the counter.
+async fn check_pass(
+    state: &AppState,
+    user: &User,
+    pass: &SecretString,
+    now: OffsetDateTime,
+) -> Result<Result<AccessPass, Refused>, StoreError> {
+    let normalized = access_pass::normalize(pass.expose());
+    let print = lockout::fingerprint(
+        state,
+        Kind::Password,
+        &user.id,
+        FINGERPRINT_SCOPE,
+        &normalized,
+    );
+    let recorded = match lockout::count_attempt(state, &user.id, Kind::Password, &print).await? {
+        Ok(recorded) => recorded,
+        Err(until) => return Ok(Err(Refused::Locked { until })),
+    };
+    let refused = |why| Ok(Err(Refused::Checked { why, recorded }));
+    let stored = state.store.find_access_pass(&user.id).await?;
+    let check = access_pass::check(
+        &state.mac_key,
+        &user.id,
+        pass.expose(),
+        stored.as_ref(),
+        now,
+    );
+    let Some(stored) = stored.filter(|_| check != PassCheck::Wrong) else {
+        return refused(Refusal::Wrong);
+    };
+    // The pass is theirs: the user may learn what else stands in the way.
+    if user.disabled {
+        return Ok(Err(Refused::Disabled));
+    }
+    match check {
+        PassCheck::Expired => return refused(Refusal::Expired { at: stored.expires }),
+        PassCheck::Used => return refused(Refusal::Used { at: stored.used }),
+        PassCheck::Accepted | PassCheck::Wrong => {}
+    }
+    // Used only if still usable: of two sign-ins racing with a one-time pass, one gets in.
+    if !state.store.use_access_pass(&stored.id, now).await? {
+        return refused(Refusal::Used { at: None });
+    }
+    lockout::reset(state, &user.id, Kind::Password).await?;
+    Ok(Ok(stored))
+}
+
+/// The work of a known user's check, for a username that has no account (the lockout and pass
+/// reads and the keyed hash), so that timing does not tell the two apart.
+async fn unknown_user_work(
+    state: &AppState,
+    pass: &SecretString,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    lockout::find(state, "", Kind::Password).await?;
+    let stored = state.store.find_access_pass("").await?;
+    access_pass::check(&state.mac_key, "", pass.expose(), stored.as_ref(), now);
+    Ok(())
+}
+
+/// What was wrong with a pass that is the user's or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    /// Not the user's pass (or they have none).
+    Wrong,
+    /// Theirs, expired at `at`.
+    Expired { at: OffsetDateTime },
+    /// Theirs, one-time and used (at `at`, unless another sign-in spent it a moment ago).
+    Used { at: Option<OffsetDateTime> },
+}
+
+/// Why a pass did not sign the user in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refused {
+    /// The pass was checked and refused, with what the lockout made of the attempt (counted
+    /// before the check).
+    Checked {
+        why: Refusal,
+        recorded: FailureRecorded,
+    },
+    /// No account has this username (the user sees the same as a wrong pass).
+    UnknownUser,
+    /// Locked: the pass was not checked.
+    Locked { until: OffsetDateTime },
+    /// The pass is right, the account disabled.
+    Disabled,
+}
+
+impl Refused {
+    /// The error shown. Expired and used are told only to whoever typed the matching pass; a
+    /// lock set by this very attempt wins over both.
+    fn code(self) -> ErrorCode {
+        match self {
+            Refused::Locked { .. }
+            | Refused::Checked {
+                recorded: FailureRecorded::Locked { .. },
+                ..
+            } => ErrorCode::AccountLocked,
+            Refused::Checked { why, .. } => match why {
+                Refusal::Wrong => ErrorCode::WrongAccessPass,
+                Refusal::Expired { .. } => ErrorCode::AccessPassExpired,
+                Refusal::Used { .. } => ErrorCode::AccessPassUsed,
+            },
+            Refused::UnknownUser => ErrorCode::WrongAccessPass,
+            Refused::Disabled => ErrorCode::AccountDisabled,
+        }
+    }
+
+    /// The log's reason key.
+    fn reason(self) -> StepReason {
+        match self {
+            Refused::Locked { .. }
+            | Refused::Checked {
+                recorded: FailureRecorded::Locked { .. },
+                ..
+            } => StepReason::AccountLocked,
+            Refused::Checked { why, .. } => match why {
+                Refusal::Wrong => StepReason::AccessPassWrong,
+                Refusal::Expired { .. } => StepReason::AccessPassExpired,
+                Refusal::Used { .. } => StepReason::AccessPassUsed,
+            },
+            Refused::UnknownUser => StepReason::UnknownUser,
+            Refused::Disabled => StepReason::AccountDisabled,
+        }
+    }
+
+    /// The end of the lock that refused this attempt, if one did.
+    fn locked_until(self) -> Option<OffsetDateTime> {
+        match self {
+            Refused::Locked { until }
+            | Refused::Checked {
+                recorded: FailureRecorded::Locked { until },
+                ..
+            } => Some(until),
+            _ => None,
+        }
+    }
+
+    /// The sign-in log's words (never the pass).
+    fn words(self) -> String {
+        match self {
+            Refused::Checked { why, recorded } => {
+                let what = match why {
+                    Refusal::Wrong => "wrong temporary access pass".to_owned(),
+                    Refusal::Expired { at } => {
+                        format!("temporary access pass expired at {}", iso8601(at))
+                    }
+                    Refusal::Used { at: Some(at) } => format!(
+                        "one-time temporary access pass already used at {}",
+                        iso8601(at)
+                    ),
+                    Refusal::Used { at: None } => {
+                        "temporary access pass spent by another sign-in a moment ago".to_owned()
+                    }
+                };
+                let lock = match recorded {
+                    FailureRecorded::Counted { remaining } => {
+                        format!("{remaining} more failure(s) lock the account")
+                    }
+                    FailureRecorded::Repeated => {
+                        "the same as a recent attempt (not counted again towards the lockout)"
+                            .to_owned()
+                    }
+                    FailureRecorded::Locked { until } => format!(
+                        "too many failures: the account is locked until {}",
+                        iso8601(until)
+                    ),
+                };
+                format!("{what}; {lock}")
+            }
+            Refused::UnknownUser => "no account has this username".into(),
+            Refused::Locked { until } => format!(
+                "account locked until {} after repeated failures; the temporary access pass was not checked",
+                iso8601(until)
+            ),
+            Refused::Disabled => {
+                "temporary access pass correct, but the account is disabled".into()
+            }
+        }
+    }
+}
