@@ -37,6 +37,10 @@ pub struct MethodNow {
     /// Recovery codes: how many are left.
     pub codes_left: Option<usize>,
     pub is_default: bool,
+    /// An authenticator app's codes that come from a Postern Authenticator device (the same
+    /// phone): not a second way in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paired_with: Option<String>,
 }
 
 /// What went wrong (or right), as a stable key.
@@ -618,7 +622,12 @@ fn app_fixes(kind: CauseKind) -> Vec<Fix> {
 
 fn warnings(account: &AccountNow, now: OffsetDateTime) -> Vec<String> {
     let mut out = vec![];
-    let ways = account.methods.len();
+    // A device's own offline codes are the same phone, not another way in.
+    let ways = account
+        .methods
+        .iter()
+        .filter(|m| m.paired_with.is_none())
+        .count();
     if ways == 0 {
         out.push("The user has no second sign-in method.".into());
     } else if ways == 1 {

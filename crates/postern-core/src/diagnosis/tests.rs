@@ -46,6 +46,7 @@ fn push(method: MethodKind, name: &str, contact: Option<OffsetDateTime>) -> Meth
         last_contact: contact,
         codes_left: None,
         is_default: false,
+        paired_with: None,
     }
 }
 

@@ -158,6 +158,7 @@ pub async fn delete(
     id: &str,
 ) -> AdminResult<()> {
     let u = find(state, user).await?;
+    super::may_take_over(state, who, &u).await?;
     if id == ACCESS_PASS_ID {
         return delete_access_pass(state, who, origin, &u.id).await;
     }
@@ -271,6 +272,7 @@ pub async fn create_access_pass(
     req: NewAccessPass,
 ) -> AdminResult<AccessPassIssued> {
     let u = find(state, user).await?;
+    super::may_take_over(state, who, &u).await?;
     let lifetime = match req.lifetime_minutes {
         None => access_pass::DEFAULT_LIFETIME,
         Some(m) if (0..=access_pass::MAX_LIFETIME.whole_minutes()).contains(&m) => {

@@ -23,6 +23,9 @@ pub enum AdminError {
     NotFound(String),
     #[error("{0}")]
     Forbidden(#[from] Forbidden),
+    /// The role allows the operation, but not on this target (a helpdesk on an administrator).
+    #[error("{0}")]
+    Refused(String),
     #[error("{0}")]
     Invalid(String),
     #[error("{0}")]
@@ -36,7 +39,7 @@ impl AdminError {
     pub fn key(&self) -> &'static str {
         match self {
             AdminError::NotFound(_) => "not_found",
-            AdminError::Forbidden(_) => "forbidden",
+            AdminError::Forbidden(_) | AdminError::Refused(_) => "forbidden",
             AdminError::Invalid(_) => "invalid_request",
             AdminError::Conflict(_) => "conflict",
             AdminError::Store(_) => "server_error",
@@ -45,6 +48,27 @@ impl AdminError {
 }
 
 pub type AdminResult<T> = Result<T, AdminError>;
+
+/// Whether `who` may take over the sign-in of `target` (remove its methods, give it a temporary
+/// access pass): only an admin may do that to an account holding an administrative role —
+/// otherwise a helpdesk could sign in as an admin and act with the admin's role.
+pub(crate) async fn may_take_over<P>(
+    state: &AppState,
+    who: &Authorized<P>,
+    target: &postern_core::user::User,
+) -> AdminResult<()> {
+    use postern_core::admin::Role;
+    if who.actor().role == Role::Admin {
+        return Ok(());
+    }
+    match state.store.find_user_role(&target.id).await? {
+        Some(role @ (Role::Admin | Role::Helpdesk)) => Err(AdminError::Refused(format!(
+            "{} holds the {role} role: only an admin may change its sign-in methods or issue it a temporary access pass",
+            target.username
+        ))),
+        _ => Ok(()),
+    }
+}
 
 /// Where an administrative request came from, for the audit log.
 #[derive(Debug, Clone, Default)]

@@ -7,7 +7,7 @@ use crate::state::AppState;
 use postern_core::admin::{Authorized, Read};
 use postern_core::audit::AuditEntry;
 use postern_core::clock::to_millis;
-use postern_core::credential::method::{MethodKind, default_method};
+use postern_core::credential::method::{MethodKind, MethodSecret, default_method};
 use postern_core::diagnosis::{AccountNow, Diagnosis, MethodNow, diagnose};
 use postern_core::signin_log::{SignInEntry, SignInResult};
 use postern_proto::ErrorCode;
@@ -173,6 +173,10 @@ pub async fn account_now(
             last_contact,
             codes_left: (m.kind() == MethodKind::RecoveryCodes).then(|| m.secret.remaining_codes()),
             is_default: default_id.as_deref() == Some(m.id.as_str()),
+            paired_with: match &m.secret {
+                MethodSecret::Totp { paired_device, .. } => paired_device.clone(),
+                _ => None,
+            },
         });
     }
     let (password_lock, _) = lockout::find(state, &u.id, Kind::Password).await?;

@@ -373,6 +373,7 @@ pub async fn require_reregister(
     id: &str,
 ) -> AdminResult<UserView> {
     let u = find(state, id).await?;
+    super::may_take_over(state, who, &u).await?;
     let methods = state.store.list_methods(&u.id).await?;
     let removed = state.store.delete_user_methods(&u.id).await?;
     for m in &methods {

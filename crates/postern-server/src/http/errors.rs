@@ -37,6 +37,16 @@ impl ErrorContext {
         }
     }
 
+    /// Marks a response that shows this context's ids so that the request id, as the user sees
+    /// it, finds the sign-in in the log (the request may have written no step of its own).
+    pub fn shown(&self, mut res: Response) -> Response {
+        if let Some(correlation_id) = &self.correlation_id {
+            res.extensions_mut()
+                .insert(ShownInSignIn(correlation_id.clone()));
+        }
+        res
+    }
+
     pub fn view(&self, code: ErrorCode, detail: Option<String>) -> ErrorView {
         let info = code.info();
         ErrorView {
@@ -53,6 +63,11 @@ impl ErrorContext {
         }
     }
 }
+
+/// On a response that showed the user a request id within the sign-in it names; the request-id
+/// middleware records the link.
+#[derive(Debug, Clone)]
+pub struct ShownInSignIn(pub String);
 
 fn status(code: ErrorCode) -> StatusCode {
     StatusCode::from_u16(code.info().http_status).unwrap_or(StatusCode::BAD_REQUEST)
@@ -113,7 +128,7 @@ pub fn page(
         e: view,
     });
     *res.status_mut() = status(code);
-    res
+    ctx.shown(res)
 }
 
 /// A failure of ours (the store, a bug): logged with the request id, shown as 50000.

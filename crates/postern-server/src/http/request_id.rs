@@ -38,6 +38,13 @@ pub async fn assign(State(state): State<AppState>, mut req: Request, next: Next)
     req.extensions_mut().insert(ClientInfo { ip, user_agent });
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
     let mut res = next.run(req).instrument(span).await;
+    if let Some(shown) = res
+        .extensions_mut()
+        .remove::<crate::http::errors::ShownInSignIn>()
+        && let Err(e) = state.store.add_signin_request(&shown.0, &id).await
+    {
+        tracing::warn!(error = %e, "could not link the request id to its sign-in");
+    }
     state.metrics.count_status(res.status().as_u16());
     let headers = res.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&id) {

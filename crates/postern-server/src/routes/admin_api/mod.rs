@@ -79,7 +79,7 @@ fn no_store() -> [(header::HeaderName, HeaderValue); 1] {
 fn status_of(e: &AdminError) -> StatusCode {
     match e {
         AdminError::NotFound(_) => StatusCode::NOT_FOUND,
-        AdminError::Forbidden(_) => StatusCode::FORBIDDEN,
+        AdminError::Forbidden(_) | AdminError::Refused(_) => StatusCode::FORBIDDEN,
         AdminError::Invalid(_) => StatusCode::BAD_REQUEST,
         AdminError::Conflict(_) => StatusCode::CONFLICT,
         AdminError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -136,7 +136,15 @@ impl FromRequestParts<AppState> for Caller {
                 .headers
                 .get(SIGNIN_HEADER)
                 .and_then(|v| v.to_str().ok())
-                .map(|s| s.trim().chars().take(100).collect()),
+                .map(|s| {
+                    // An id: letters, digits and dashes (it is shown in pages and terminals).
+                    s.trim()
+                        .chars()
+                        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+                        .take(100)
+                        .collect::<String>()
+                })
+                .filter(|s| !s.is_empty()),
         };
         if let Some(LocalOperator(actor)) = parts.extensions.get::<LocalOperator>() {
             return Ok(Caller {

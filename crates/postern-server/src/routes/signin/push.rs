@@ -260,7 +260,7 @@ async fn failed_page(
     }
     let retry_refused = push::push_refusal(state, &c.user_id).await?;
     let choices = second_factor::choices(flow, methods, Some(MethodKind::Push));
-    Ok(pages::render(&PushFailedPage {
+    Ok(ctx.shown(pages::render(&PushFailedPage {
         org: state.config.organisation.clone(),
         client_name: flow.client_name.clone(),
         username: username.to_owned(),
@@ -270,7 +270,7 @@ async fn failed_page(
         retry_refused,
         csrf: flow.csrf.clone(),
         choices,
-    }))
+    })))
 }
 
 /// `POST /signin/{flow}/push`: "Send another request".

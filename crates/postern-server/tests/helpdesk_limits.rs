@@ -1,0 +1,130 @@
+//! A helpdesk gets people back in, but cannot take over an administrator: no temporary access
+//! pass, no method removal and no re-registration for an account holding the admin or helpdesk
+//! role (else the helpdesk could sign in as that admin and act with its role). An admin can.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use postern_core::admin::Role;
+use postern_core::clock::Clock;
+use serde_json::{Value, json};
+
+async fn call(
+    server: &TestServer,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = reqwest::Client::new()
+        .request(method, server.url(path))
+        .bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_helpdesk_cannot_take_over_an_administrator() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let (admin, _) = create_admin_token(&server, "root", Role::Admin, None).await;
+    let (desk, _) = create_admin_token(&server, "desk", Role::Helpdesk, None).await;
+    user_with_app(&server, "boss").await;
+    user_with_app(&server, "pupil").await;
+    let boss = server
+        .store()
+        .find_user_by_username("boss")
+        .await
+        .unwrap()
+        .unwrap();
+    let now = server.clock.now();
+    server
+        .store()
+        .set_user_role(&boss.id, Some(Role::Admin), now)
+        .await
+        .unwrap();
+    let audit_len = async || {
+        let (_, page) = call(
+            &server,
+            &admin,
+            reqwest::Method::GET,
+            "/admin/v1/audit?limit=500",
+            None,
+        )
+        .await;
+        page["items"].as_array().unwrap().len()
+    };
+    let before = audit_len().await;
+    let tap = "/authentication/temporary-access-pass";
+    for (method, rest, body) in [
+        (reqwest::Method::POST, tap, Some(json!({ "once": true }))),
+        (reqwest::Method::POST, "/require-reregister", None),
+    ] {
+        let (status, body) = call(
+            &server,
+            &desk,
+            method.clone(),
+            &format!("/admin/v1/users/boss{rest}"),
+            body.clone(),
+        )
+        .await;
+        assert_eq!(status, 403, "{body}");
+        assert_eq!(body["error"], "forbidden");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("holds the admin role"),
+            "{body}"
+        );
+    }
+    let (_, methods) = call(
+        &server,
+        &desk,
+        reqwest::Method::GET,
+        "/admin/v1/users/boss/authentication/methods",
+        None,
+    )
+    .await;
+    let id = methods[0]["id"].as_str().unwrap().to_owned();
+    let (status, _) = call(
+        &server,
+        &desk,
+        reqwest::Method::DELETE,
+        &format!("/admin/v1/users/boss/authentication/methods/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(audit_len().await, before, "nothing changed");
+    assert_eq!(
+        server.store().list_methods(&boss.id).await.unwrap().len(),
+        1
+    );
+
+    // The same helpdesk helps a pupil; an admin helps the admin.
+    let (status, _) = call(
+        &server,
+        &desk,
+        reqwest::Method::POST,
+        &format!("/admin/v1/users/pupil{tap}"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, _) = call(
+        &server,
+        &admin,
+        reqwest::Method::POST,
+        &format!("/admin/v1/users/boss{tap}"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(audit_len().await, before + 2);
+    server.stop().await;
+}
