@@ -404,7 +404,60 @@ async fn disabled_accounts_and_cross_site_posts(backend: Backend) {
     server.stop().await;
 }
 
+/// A push that timed out (the phone is lost): "Use a temporary access pass from the helpdesk"
+/// on the 500121 page signs the same user in without the password again; the username is the
+/// one who gave the password, whatever is typed, so another user's pass does not work there.
+async fn the_second_step_offers_the_pass(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (client, _) = server
+        .create_client(ClientKind::Public, SigningAlg::RS256)
+        .await;
+    server.create_user("kim").await;
+    let setup = Browser::new(&server);
+    setup
+        .sign_in(&server.url("/account/signin"), "kim", PASSWORD)
+        .await;
+    setup.add_push_device(&server, "Lost phone").await;
+    server.advance(common::STEP);
+    server.create_user("lee").await;
+    let lees = issue_pass(&server, "lee", false, DEFAULT_LIFETIME).await;
+    let kims = issue_pass(&server, "kim", true, DEFAULT_LIFETIME).await;
+
+    let browser = Browser::new(&server);
+    let (url, _, _, _) = authorize_url(&server, &client, &[]);
+    let waiting = browser.sign_in(&url, "kim", PASSWORD).await;
+    server.advance(Duration::seconds(61));
+    let again = links(waiting.body())
+        .into_iter()
+        .find(|l| l.contains("?method="))
+        .unwrap();
+    let failed = browser.open(&server.url(&again)).await;
+    assert_eq!(shown_code(failed.body()).as_deref(), Some("500121"));
+    let door = links(failed.body())
+        .into_iter()
+        .find(|l| l.ends_with("/access-pass"))
+        .expect("the 500121 page offers the pass");
+    let form = browser.open(&server.url(&door)).await;
+    let body = form.body().to_owned();
+    assert!(body.contains("value=\"kim\" readonly"), "{body}");
+    let refused = submit_pass(&server, &browser, &body, "lee", &lees).await;
+    assert_eq!(shown_code(refused.body()).as_deref(), Some("990010"));
+    let landing = submit_pass(&server, &browser, refused.body(), "lee", &kims).await;
+    assert!(
+        landing.page().0.contains("/account/security"),
+        "{}",
+        landing.body()
+    );
+    assert_eq!(
+        pass_reason(&last_signin(&server, "kim").await),
+        None,
+        "accepted"
+    );
+    server.stop().await;
+}
+
 on_both_backends!(
+    the_second_step_offers_the_pass,
     one_time_pass_signs_in_to_security_info,
     multi_use_and_expired_passes,
     wrong_passes_lock_the_account,

@@ -51,6 +51,8 @@ struct AccessPassPage {
     csrf: String,
     username: String,
     password_url: String,
+    /// Past the password step: the pass is for the user who gave the password.
+    fixed: bool,
     error: Option<ErrorView>,
 }
 
@@ -62,6 +64,7 @@ fn form_page(state: &AppState, flow: &Flow, username: &str, error: Option<ErrorV
         csrf: flow.csrf.clone(),
         username: username.to_owned(),
         password_url: format!("/signin/{}", flow.id),
+        fixed: flow.state != FlowState::Password,
         error,
     })
 }
@@ -79,12 +82,30 @@ pub async fn show(
         Ok(flow) => flow,
         Err(response) => return *response,
     };
-    if flow.state != FlowState::Password {
-        // Past the first step: the flow's own page says what is due.
-        return signin::redirect(&format!("/signin/{}", flow.id));
+    let username = match flow_user(&state, &flow).await {
+        Ok(Some(Some(name))) => name,
+        Ok(Some(None)) => flow.request.login_hint.clone().unwrap_or_default(),
+        // Signed in already: the flow's own page says what is next.
+        Ok(None) => return signin::redirect(&format!("/signin/{}", flow.id)),
+        Err(e) => return errors::internal(&state, &e, &ctx),
+    };
+    form_page(&state, &flow, &username, None)
+}
+
+/// Whom the pass may sign in: anyone at the first step (`Some(None)`); at the second step (a
+/// push that timed out, a lost phone) only the user who gave the password (`Some(Some(name))`);
+/// nobody once signed in (`None`).
+async fn flow_user(state: &AppState, flow: &Flow) -> Result<Option<Option<String>>, StoreError> {
+    match &flow.state {
+        FlowState::Password => Ok(Some(None)),
+        FlowState::SecondFactor { user_id, .. }
+        | FlowState::RegisterSecondFactor { user_id, .. } => Ok(state
+            .store
+            .find_user_by_id(user_id)
+            .await?
+            .map(|u| Some(u.username))),
+        FlowState::Complete { .. } => Ok(None),
     }
-    let hint = flow.request.login_hint.clone().unwrap_or_default();
-    form_page(&state, &flow, &hint, None)
 }
 
 /// `POST /signin/{flow}/access-pass`: username and pass.
@@ -102,13 +123,16 @@ pub async fn submit(
         Ok(opened) => opened,
         Err(response) => return *response,
     };
-    if flow.state != FlowState::Password {
-        return signin::redirect(&format!("/signin/{}", flow.id));
-    }
+    let fixed = match flow_user(&state, &flow).await {
+        Ok(Some(fixed)) => fixed,
+        Ok(None) => return signin::redirect(&format!("/signin/{}", flow.id)),
+        Err(e) => return errors::internal(&state, &e, &ctx),
+    };
     if let Some(response) = unexpected_field(&state, &params, FIELDS, &ctx) {
         return response;
     }
-    let answered = sign_in(&state, &flow, &params, &headers, &ctx).await;
+    // Past the password, the pass is checked for the user who gave it, whatever was typed.
+    let answered = sign_in(&state, &flow, &params, fixed.as_deref(), &headers, &ctx).await;
     answered.unwrap_or_else(|e| errors::internal(&state, &e, &ctx))
 }
 
@@ -116,10 +140,11 @@ async fn sign_in(
     state: &AppState,
     flow: &Flow,
     params: &Params,
+    fixed_username: Option<&str>,
     headers: &HeaderMap,
     ctx: &ErrorContext,
 ) -> Answer {
-    let typed = params.get("username").unwrap_or_default();
+    let typed = fixed_username.unwrap_or(params.get("username").unwrap_or_default());
     let pass = SecretString::new(params.get("access_pass").unwrap_or_default());
     if typed.trim().is_empty() || pass.expose().trim().is_empty() {
         let view = ctx.view(

@@ -139,6 +139,11 @@ pub(super) async fn username_of(
 /// "Sign in another way": a link for every usable method of the user, but those of kind
 /// `except` (the 500121 page offers push as "Send another request" instead).
 pub(super) fn choices(flow: &Flow, methods: &[Method], except: Option<MethodKind>) -> Vec<Choice> {
+    let pass = Choice {
+        href: format!("/signin/{}/access-pass", flow.id),
+        label: "Use a temporary access pass from the helpdesk".into(),
+        hint: Some("when none of your methods works".into()),
+    };
     usable(methods)
         .filter(|m| Some(m.kind()) != except)
         .map(|m| {
@@ -164,6 +169,7 @@ pub(super) fn choices(flow: &Flow, methods: &[Method], except: Option<MethodKind
                 },
             }
         })
+        .chain(std::iter::once(pass))
         .collect()
 }
 
