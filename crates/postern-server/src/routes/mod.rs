@@ -3,6 +3,7 @@
 pub mod account;
 pub mod admin_api;
 pub mod authenticator;
+pub mod helpdesk;
 pub mod oidc;
 pub mod ops;
 pub mod signin;
@@ -98,13 +99,16 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/assets/postern.css", get(ops::css))
         .route("/assets/postern.js", get(ops::js))
+        .merge(helpdesk::router())
         .merge(admin_api::router())
         .fallback(ops::not_found)
+        // The size limit inside the request id: a refused body still gets its id.
+        .layer(RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(axum::middleware::from_fn(admin_api::json_refusals))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             request_id::assign,
         ))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),

@@ -36,7 +36,8 @@ pub fn account_client(state: &AppState) -> Client {
         name: "Security info".to_owned(),
         kind: postern_core::client::ClientKind::Public,
         secret_hash: None,
-        redirect_uris: vec![state.url("/account/security")],
+        // Security info, or the helpdesk pages (`/account/signin?next=admin`).
+        redirect_uris: vec![state.url("/account/security"), state.url("/admin")],
         post_logout_redirect_uris: vec![],
         id_token_alg: postern_core::oidc::jws::SigningAlg::RS256,
         created: time::OffsetDateTime::UNIX_EPOCH,
@@ -133,7 +134,8 @@ pub async fn finish(
     let location = match (url, destination) {
         (Some(url), _) => url,
         (None, Destination::SecurityInfo) => format!("/account/security?continue={}", flow.id),
-        (None, Destination::App) => "/account/security".to_owned(),
+        // Postern's own pages: the built-in target the sign-in was for.
+        (None, Destination::App) => flow.request.redirect_uri.clone(),
     };
     let mut res = redirect(&location);
     res.headers_mut().append(header::SET_COOKIE, cookie);

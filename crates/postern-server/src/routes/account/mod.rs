@@ -60,8 +60,9 @@ pub(crate) async fn signed_in(
     })
 }
 
-/// `GET /account/signin[?fresh=1]`: a sign-in whose destination is Security info (`fresh` asks
-/// for the password and a second factor again, for changes that need them).
+/// `GET /account/signin[?fresh=1][&next=admin]`: a sign-in whose destination is Security info, or
+/// the helpdesk pages with `next=admin` (`fresh` asks for the password and a second factor again,
+/// for changes that need them).
 pub async fn sign_in(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
@@ -69,13 +70,15 @@ pub async fn sign_in(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let fresh = forms::query(query.as_deref())
-        .ok()
-        .is_some_and(|q| q.get("fresh") == Some("1"));
+    let query = forms::query(query.as_deref()).unwrap_or_default();
+    let fresh = query.get("fresh") == Some("1");
+    // Where to land: Security info, or the helpdesk pages (`next=admin`); never a URL from the
+    // request.
+    let target = usize::from(query.get("next") == Some("admin"));
     let client = signin::account_client(&state);
     let request = AuthorizeRequest {
         client_id: ACCOUNT_CLIENT_ID.to_owned(),
-        redirect_uri: client.redirect_uris[0].clone(),
+        redirect_uri: client.redirect_uris[target].clone(),
         scope: vec!["openid".into()],
         state: None,
         nonce: None,
