@@ -127,7 +127,7 @@ pub async fn create(
         redirect_uris: new.redirect_uris,
         post_logout_redirect_uris: new.post_logout_redirect_uris,
         id_token_alg: alg,
-        created: state.clock.now(),
+        created: super::now(state),
     };
     state.store.create_client(&client).await?;
     let detail = format!(

@@ -121,7 +121,7 @@ pub async fn views(state: &AppState, u: &User) -> AdminResult<Vec<MethodView>> {
         out.push(method_view(state, m, default_id.as_deref()).await?);
     }
     if let Some(p) = state.store.find_access_pass(&u.id).await? {
-        out.push(pass_view(&p, state.clock.now()));
+        out.push(pass_view(&p, super::now(state)));
     }
     Ok(out)
 }
@@ -289,7 +289,7 @@ pub async fn create_access_pass(
             u.username
         )));
     }
-    let now = state.clock.now();
+    let now = super::now(state);
     let (pass, hash) = access_pass::generate(&*state.rng, &state.mac_key, &u.id);
     let stored = AccessPass {
         id: random::uuid(&*state.rng),
@@ -353,7 +353,7 @@ async fn delete_access_pass(
             u.username
         )));
     };
-    let now = state.clock.now();
+    let now = super::now(state);
     audit(
         state,
         who,

@@ -109,7 +109,7 @@ pub(crate) async fn audit<P>(
         .store
         .append_audit(&AuditEntry {
             id: random::uuid(&*state.rng),
-            time: state.clock.now(),
+            time: now(state),
             actor: actor.label(),
             actor_id: actor_id(actor),
             actor_role: actor.role,
@@ -124,6 +124,13 @@ pub(crate) async fn audit<P>(
         })
         .await?;
     Ok(())
+}
+
+/// The time now, in the store's precision (milliseconds): what an operation returns is what a
+/// later read shows.
+pub fn now(state: &AppState) -> time::OffsetDateTime {
+    use postern_core::clock::{from_millis, to_millis};
+    from_millis(to_millis(state.clock.now()))
 }
 
 /// A page of results and the cursor of the next one.

@@ -133,7 +133,7 @@ pub async fn get(state: &AppState, _: &Authorized<Read>, id: &str) -> AdminResul
 /// The timeline, cause and fixes of one sign-in, with the user's methods now.
 pub async fn diagnosis(state: &AppState, _: &Authorized<Read>, id: &str) -> AdminResult<Diagnosis> {
     let entry = find(state, id).await?;
-    let now = state.clock.now();
+    let now = super::now(state);
     let user = match &entry.user_id {
         Some(uid) => state.store.find_user_by_id(uid).await?,
         None => None,
@@ -156,7 +156,7 @@ pub async fn account_now(
     state: &AppState,
     u: &postern_core::user::User,
 ) -> AdminResult<AccountNow> {
-    let now = state.clock.now();
+    let now = super::now(state);
     let methods = state.store.list_methods(&u.id).await?;
     let default_id = default_method(&methods).map(|m| m.id.clone());
     let mut out = Vec::new();

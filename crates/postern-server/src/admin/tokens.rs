@@ -42,7 +42,7 @@ pub async fn authenticate(state: &AppState, presented: &str) -> AdminResult<Opti
     else {
         return Ok(None);
     };
-    let now = state.clock.now();
+    let now = super::now(state);
     if !t.is_active(now) {
         return Ok(None);
     }
@@ -75,7 +75,7 @@ pub async fn create(
     }
     let expires = match new.expires_in_days {
         None => None,
-        Some(d) if (1..=3650).contains(&d) => Some(state.clock.now() + Duration::days(d)),
+        Some(d) if (1..=3650).contains(&d) => Some(super::now(state) + Duration::days(d)),
         Some(_) => {
             return Err(AdminError::Invalid(
                 "expires_in_days must be between 1 and 3650".into(),
@@ -87,7 +87,7 @@ pub async fn create(
         id: random::uuid(&*state.rng),
         name,
         role: new.role,
-        created: state.clock.now(),
+        created: super::now(state),
         expires,
         revoked: None,
         last_used: None,
@@ -149,7 +149,7 @@ pub async fn revoke(
             }
         }
     };
-    let now: OffsetDateTime = state.clock.now();
+    let now: OffsetDateTime = super::now(state);
     if !state.store.revoke_admin_token(&found.id, now).await? {
         return Err(AdminError::Conflict(format!(
             "token '{}' is already revoked",

@@ -82,7 +82,7 @@ pub async fn find(state: &AppState, id_or_name: &str) -> AdminResult<User> {
 
 /// The view of an account, with its role and locks as they are now.
 pub async fn view(state: &AppState, u: &User) -> AdminResult<UserView> {
-    let now = state.clock.now();
+    let now = super::now(state);
     let (password_lock, _) = lockout::find(state, &u.id, Kind::Password).await?;
     let (code_lock, _) = lockout::find(state, &u.id, Kind::SecondFactor).await?;
     Ok(UserView {
@@ -192,7 +192,7 @@ pub async fn create(
         name: clean_name(new.name.as_deref()),
         password_hash,
         disabled: false,
-        created: state.clock.now(),
+        created: super::now(state),
     };
     state.store.create_user(&user).await.map_err(|e| match e {
         postern_store::StoreError::Conflict(_) => {
@@ -278,6 +278,10 @@ pub async fn set_disabled(
     disabled: bool,
 ) -> AdminResult<UserView> {
     let u = find(state, id).await?;
+    if u.disabled == disabled {
+        // Already so: nothing changes, nothing is audited.
+        return view(state, &u).await;
+    }
     state.store.set_user_disabled(&u.id, disabled).await?;
     let detail = if disabled {
         end_sessions(state, &u.id).await?;
@@ -297,7 +301,7 @@ pub async fn set_disabled(
 /// Ends what a user's browsers and apps hold: SSO sessions, refresh tokens, remembered devices,
 /// unused activation links.
 async fn end_sessions(state: &AppState, user_id: &str) -> AdminResult<()> {
-    let now = state.clock.now();
+    let now = super::now(state);
     state.store.delete_user_sessions(user_id).await?;
     state.store.revoke_user_tokens(user_id, now).await?;
     state.store.delete_remembered_devices(user_id).await?;
@@ -417,7 +421,7 @@ pub async fn set_role(
     let u = find(state, id).await?;
     state
         .store
-        .set_user_role(&u.id, role, state.clock.now())
+        .set_user_role(&u.id, role, super::now(state))
         .await?;
     let detail = match role {
         Some(r) => format!("role {r} granted"),

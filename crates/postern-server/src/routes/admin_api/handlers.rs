@@ -179,8 +179,22 @@ pub async fn require_reregister(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoleBody {
-    /// `admin`, `helpdesk`, `reader`, or null to remove.
-    role: Option<Role>,
+    /// `admin`, `helpdesk`, `reader`, or null to remove: required, so that `{}` removes nothing.
+    role: serde_json::Value,
+}
+
+impl RoleBody {
+    fn role(&self) -> Result<Option<Role>, AdminError> {
+        match &self.role {
+            serde_json::Value::Null => Ok(None),
+            serde_json::Value::String(s) => Role::parse(s).map(Some).ok_or_else(|| {
+                AdminError::Invalid(format!("role must be admin, helpdesk, reader or null, not '{s}'"))
+            }),
+            _ => Err(AdminError::Invalid(
+                "role must be admin, helpdesk, reader or null".into(),
+            )),
+        }
+    }
 }
 
 pub async fn set_role(
@@ -192,9 +206,10 @@ pub async fn set_role(
 ) -> Response {
     let proof = may!(caller, Manage);
     let b: RoleBody = input!(caller, json_body(&headers, &body));
+    let role = input!(caller, b.role());
     caller.reply(
         StatusCode::OK,
-        users::set_role(&state, &proof, &caller.origin, &id, b.role).await,
+        users::set_role(&state, &proof, &caller.origin, &id, role).await,
     )
 }
 

@@ -107,6 +107,7 @@ pub fn error_response(e: &AdminError, request_id: &str) -> Response {
 fn unauthorized(request_id: &str, why: &str) -> Response {
     let mut res = (
         StatusCode::UNAUTHORIZED,
+        no_store(),
         axum::Json(json!({ "error": "unauthorized", "message": why, "request_id": request_id })),
     )
         .into_response();
@@ -209,7 +210,66 @@ pub fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Resul
             "the body must be JSON (Content-Type: application/json)".into(),
         ));
     }
-    serde_json::from_slice(body).map_err(|e| AdminError::Invalid(format!("invalid body: {e}")))
+    // An object, never an array: serde would read an array by position into the struct.
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| AdminError::Invalid(format!("invalid body: {e}")))?;
+    if !value.is_object() {
+        return Err(AdminError::Invalid("the body must be a JSON object".into()));
+    }
+    serde_json::from_value(value).map_err(|e| AdminError::Invalid(format!("invalid body: {e}")))
+}
+
+/// Answers the framework's own refusals under `/admin/v1` (a path segment that is not UTF-8, a
+/// method the route does not have, a body over the size limit) with the API's JSON error body.
+async fn json_errors(rid: RequestId, res: Response) -> Response {
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return res;
+    }
+    let (parts, body) = res.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_owned();
+    let (key, message) = match status {
+        StatusCode::NOT_FOUND => ("not_found", "no such operation in the admin API".to_owned()),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this operation does not take that method (see /admin/v1/openapi.json)".to_owned(),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the body is too large".to_owned()),
+        s if s.is_server_error() => (
+            "server_error",
+            "an internal error occurred; the server log has the details under this request id"
+                .to_owned(),
+        ),
+        _ if text.is_empty() => ("invalid_request", "the request is not valid".to_owned()),
+        _ => ("invalid_request", text),
+    };
+    let mut out = (
+        status,
+        no_store(),
+        axum::Json(json!({ "error": key, "message": message, "request_id": rid.0 })),
+    )
+        .into_response();
+    for name in [header::ALLOW, header::WWW_AUTHENTICATE] {
+        if let Some(v) = parts.headers.get(&name) {
+            out.headers_mut().insert(name, v.clone());
+        }
+    }
+    out
+}
+
+/// `/admin/v1/…` that names no operation.
+async fn no_such_operation(axum::Extension(rid): axum::Extension<RequestId>) -> Response {
+    error_response(
+        &AdminError::NotFound(
+            "no such operation in the admin API (see /admin/v1/openapi.json)".into(),
+        ),
+        &rid.0,
+    )
 }
 
 /// The routes under `/admin/v1`.
@@ -279,4 +339,18 @@ pub fn router() -> Router<AppState> {
             "/admin/v1/tokens/{id}",
             axum::routing::delete(h::revoke_token),
         )
+        .route("/admin/v1/{*rest}", axum::routing::any(no_such_operation))
+        .route("/admin/v1", axum::routing::any(no_such_operation))
+}
+
+/// Middleware around the whole router (inside the request id, outside the body-size limit):
+/// every refusal under `/admin/v1` answers with the API's JSON error body.
+pub async fn json_refusals(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let api = req.uri().path().starts_with("/admin/v1");
+    let rid = req.extensions().get::<RequestId>().cloned();
+    let res = next.run(req).await;
+    match (api, rid) {
+        (true, Some(rid)) => json_errors(rid, res).await,
+        _ => res,
+    }
 }
