@@ -16,7 +16,8 @@ pub struct AuditEntry {
     pub actor: String,
     /// The token id or user id behind `actor` (empty for the local operator).
     pub actor_id: String,
-    pub actor_role: Role,
+    /// None for Postern itself (a pass that expired).
+    pub actor_role: Option<Role>,
     /// A stable verb: "user.unlock", "access_pass.create", "client.rotate_secret" …
     pub action: String,
     /// "user", "client", "token", "method".

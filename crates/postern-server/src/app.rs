@@ -315,6 +315,11 @@ async fn background_jobs(state: AppState) {
     loop {
         tick.tick().await;
         n += 1;
+        match crate::admin::methods::log_expired_passes(&state).await {
+            Ok(0) => {}
+            Ok(passes) => tracing::info!(passes, "temporary access passes expired"),
+            Err(e) => tracing::warn!(error = %e, "logging expired access passes failed"),
+        }
         if let Err(e) = state
             .keys
             .load(&state.store, &state.master, &*state.rng, &*state.clock)

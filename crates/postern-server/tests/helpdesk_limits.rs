@@ -128,3 +128,74 @@ async fn a_helpdesk_cannot_take_over_an_administrator() {
     assert_eq!(audit_len().await, before + 2);
     server.stop().await;
 }
+
+/// A pass's whole life is in the audit log: issued, expired (written by Postern itself once,
+/// whichever node sees it first), and deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_expiry_is_audited_once() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let (desk, _) = create_admin_token(&server, "desk", Role::Helpdesk, None).await;
+    server.create_user("pat").await;
+    let tap = "/admin/v1/users/pat/authentication/temporary-access-pass";
+    let (status, _) = call(
+        &server,
+        &desk,
+        reqwest::Method::POST,
+        tap,
+        Some(json!({ "lifetime_minutes": 10 })),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let state = &server.server.state;
+    assert_eq!(
+        postern_server::admin::methods::log_expired_passes(state)
+            .await
+            .unwrap(),
+        0
+    );
+    server.advance(time::Duration::minutes(11));
+    assert_eq!(
+        postern_server::admin::methods::log_expired_passes(state)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        postern_server::admin::methods::log_expired_passes(state)
+            .await
+            .unwrap(),
+        0,
+        "once"
+    );
+    let (status, _) = call(&server, &desk, reqwest::Method::DELETE, tap, None).await;
+    assert_eq!(status, 204);
+    let (_, page) = call(
+        &server,
+        &desk,
+        reqwest::Method::GET,
+        "/admin/v1/audit?target=pat",
+        None,
+    )
+    .await;
+    let entries: Vec<(String, String)> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_owned(),
+                e["actor"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            ("access_pass.delete".to_owned(), "token 'desk'".to_owned()),
+            ("access_pass.expire".to_owned(), "Postern".to_owned()),
+            ("access_pass.create".to_owned(), "token 'desk'".to_owned()),
+        ]
+    );
+    assert!(page["items"][1]["actor_role"].is_null());
+    server.stop().await;
+}

@@ -88,6 +88,35 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Passes that expired at or before `now` and whose expiry is not yet in the audit log; each
+    /// is marked as logged (the caller writes the entry). A node that loses the race to mark one
+    /// does not return it, so every expiry is logged once.
+    pub async fn take_expired_access_passes(&self, now: OffsetDateTime) -> Result<Vec<AccessPass>> {
+        let expired: Vec<AccessPass> = sqlx::query(
+            "SELECT id, user_id, pass_hash, created_ms, expires_ms, once, used_ms, uses, created_by
+             FROM access_passes WHERE expires_ms <= $1 AND expiry_logged = 0",
+        )
+        .bind(ms(now))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(pass_from_row)
+        .collect::<Result<_>>()?;
+        let mut taken = Vec::new();
+        for p in expired {
+            let marked = sqlx::query(
+                "UPDATE access_passes SET expiry_logged = 1 WHERE id = $1 AND expiry_logged = 0",
+            )
+            .bind(&p.id)
+            .execute(&self.pool)
+            .await?;
+            if marked.rows_affected() == 1 {
+                taken.push(p);
+            }
+        }
+        Ok(taken)
+    }
+
     /// Deletes the user's pass; the deleted pass, if there was one.
     pub async fn delete_access_pass(&self, user_id: &str) -> Result<Option<AccessPass>> {
         let mut tx = self.begin_write().await?;

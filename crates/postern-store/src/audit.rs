@@ -7,6 +7,9 @@ use postern_core::audit::AuditEntry;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 
+/// The stored role of an entry made by Postern itself.
+const SYSTEM: &str = "system";
+
 fn entry_from_row(row: &AnyRow) -> Result<AuditEntry> {
     let role = get_text(row, "actor_role")?;
     Ok(AuditEntry {
@@ -14,8 +17,13 @@ fn entry_from_row(row: &AnyRow) -> Result<AuditEntry> {
         time: get_time(row, "time_ms")?,
         actor: get_text(row, "actor")?,
         actor_id: get_text(row, "actor_id")?,
-        actor_role: Role::parse(&role)
-            .ok_or_else(|| StoreError::Corrupt(format!("unknown role '{role}'")))?,
+        actor_role: match role.as_str() {
+            SYSTEM => None,
+            r => Some(
+                Role::parse(r)
+                    .ok_or_else(|| StoreError::Corrupt(format!("unknown role '{role}'")))?,
+            ),
+        },
         action: get_text(row, "action")?,
         target_type: get_text(row, "target_type")?,
         target_id: get_text(row, "target_id")?,
@@ -51,7 +59,7 @@ impl Store {
         .bind(ms(e.time))
         .bind(&e.actor)
         .bind(&e.actor_id)
-        .bind(e.actor_role.as_str())
+        .bind(e.actor_role.map_or(SYSTEM, Role::as_str))
         .bind(&e.action)
         .bind(&e.target_type)
         .bind(&e.target_id)

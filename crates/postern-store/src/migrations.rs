@@ -534,8 +534,10 @@ CREATE TABLE access_passes (
     once BIGINT NOT NULL,
     used_ms BIGINT,
     uses BIGINT NOT NULL,
-    created_by TEXT NOT NULL
+    created_by TEXT NOT NULL,
+    expiry_logged BIGINT NOT NULL DEFAULT 0
 );
+CREATE INDEX access_passes_expires ON access_passes (expires_ms);
 CREATE INDEX signins_client_started ON signins (client_id, started_ms);
 CREATE INDEX signins_error_started ON signins (error_code, started_ms)
 ";

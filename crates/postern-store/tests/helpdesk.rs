@@ -170,7 +170,7 @@ fn audit(id: &str, at: i64, target: &str, action: &str) -> AuditEntry {
         time: t0() + Duration::seconds(at),
         actor: "token 'desk'".into(),
         actor_id: "t1".into(),
-        actor_role: Role::Helpdesk,
+        actor_role: Some(Role::Helpdesk),
         action: action.into(),
         target_type: "user".into(),
         target_id: target.into(),

@@ -382,3 +382,42 @@ pub async fn remove_access_pass(
 ) -> AdminResult<()> {
     delete_access_pass(state, who, origin, user).await
 }
+
+/// Writes `access_pass.expire` to the audit log for each pass that expired since the last run
+/// (the background job calls it every minute); returns how many.
+pub async fn log_expired_passes(state: &AppState) -> AdminResult<usize> {
+    let now = super::now(state);
+    let expired = state.store.take_expired_access_passes(now).await?;
+    for p in &expired {
+        let username = state
+            .store
+            .find_user_by_id(&p.user_id)
+            .await?
+            .map(|u| u.username)
+            .unwrap_or_default();
+        state
+            .store
+            .append_audit(&postern_core::audit::AuditEntry {
+                id: random::uuid(&*state.rng),
+                time: now,
+                actor: "Postern".into(),
+                actor_id: String::new(),
+                actor_role: None,
+                action: "access_pass.expire".into(),
+                target_type: "user".into(),
+                target_id: p.user_id.clone(),
+                target_name: username,
+                ip: None,
+                request_id: None,
+                correlation_id: None,
+                detail: format!(
+                    "temporary access pass expired at {} ({}, used {} time(s))",
+                    iso8601(p.expires),
+                    if p.once { "one-time" } else { "multi-use" },
+                    p.uses
+                ),
+            })
+            .await?;
+    }
+    Ok(expired.len())
+}

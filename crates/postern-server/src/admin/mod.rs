@@ -112,7 +112,7 @@ pub(crate) async fn audit<P>(
             time: now(state),
             actor: actor.label(),
             actor_id: actor_id(actor),
-            actor_role: actor.role,
+            actor_role: Some(actor.role),
             action: change.action.to_owned(),
             target_type: change.target_type.to_owned(),
             target_id: change.target_id.to_owned(),
