@@ -199,3 +199,128 @@ async fn a_pass_expiry_is_audited_once() {
     assert!(page["items"][1]["actor_role"].is_null());
     server.stop().await;
 }
+
+/// What a helpdesk issued to a plain user does not carry over when the user is given a role: the
+/// grant ends their sessions and deletes their pass. Nor can a helpdesk unlock, sign out, change
+/// the default of, or delete the pass of an account holding a role. Clean-ups delete the pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_is_not_inherited_from_what_a_helpdesk_issued() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let (admin, _) = create_admin_token(&server, "root", Role::Admin, None).await;
+    let (desk, _) = create_admin_token(&server, "desk", Role::Helpdesk, None).await;
+    let app = user_with_app(&server, "bob").await;
+    let tap = "/admin/v1/users/bob/authentication/temporary-access-pass";
+    let (status, _) = call(
+        &server,
+        &desk,
+        reqwest::Method::POST,
+        tap,
+        Some(json!({ "lifetime_minutes": 600 })),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let browser = Browser::new(&server);
+    browser
+        .sign_in(&server.url("/account/signin"), "bob", PASSWORD)
+        .await;
+    assert!(
+        browser
+            .open(&server.url("/account/security"))
+            .await
+            .body()
+            .contains("Security info")
+    );
+
+    let (status, granted) = call(
+        &server,
+        &admin,
+        reqwest::Method::PUT,
+        "/admin/v1/users/bob/role",
+        Some(json!({ "role": "admin" })),
+    )
+    .await;
+    assert_eq!(status, 200, "{granted}");
+    let (_, methods) = call(
+        &server,
+        &admin,
+        reqwest::Method::GET,
+        "/admin/v1/users/bob/authentication/methods",
+        None,
+    )
+    .await;
+    assert!(
+        !methods.to_string().contains("temporary_access_pass"),
+        "{methods}"
+    );
+    let after = browser.open(&server.url("/account/security")).await;
+    assert!(
+        after.page().0.contains("/signin/"),
+        "signed out by the grant"
+    );
+
+    let bob = server
+        .store()
+        .find_user_by_username("bob")
+        .await
+        .unwrap()
+        .unwrap();
+    let method = server.store().list_methods(&bob.id).await.unwrap()[0]
+        .id
+        .clone();
+    for (method_, path, body) in [
+        (
+            reqwest::Method::POST,
+            "/admin/v1/users/bob/unlock".to_owned(),
+            None,
+        ),
+        (
+            reqwest::Method::POST,
+            "/admin/v1/users/bob/revoke-sessions".to_owned(),
+            None,
+        ),
+        (
+            reqwest::Method::PUT,
+            "/admin/v1/users/bob/authentication/default-method".to_owned(),
+            Some(json!({ "method_id": method })),
+        ),
+        (reqwest::Method::DELETE, tap.to_owned(), None),
+    ] {
+        let (status, body) = call(&server, &desk, method_, &path, body).await;
+        assert_eq!(status, 403, "{path}: {body}");
+    }
+
+    // Re-registration and a password reset delete a pass too.
+    server.create_user("cy").await;
+    for (path, body) in [
+        ("/admin/v1/users/cy/require-reregister", None),
+        (
+            "/admin/v1/users/cy/password",
+            Some(json!({ "password": "a brand new password" })),
+        ),
+    ] {
+        let tap = "/admin/v1/users/cy/authentication/temporary-access-pass";
+        let (status, _) = call(&server, &admin, reqwest::Method::POST, tap, Some(json!({}))).await;
+        assert_eq!(status, 201);
+        let method_ = if body.is_some() {
+            reqwest::Method::PUT
+        } else {
+            reqwest::Method::POST
+        };
+        let (status, _) = call(&server, &admin, method_, path, body).await;
+        assert_eq!(status, 200, "{path}");
+        let (_, methods) = call(
+            &server,
+            &admin,
+            reqwest::Method::GET,
+            "/admin/v1/users/cy/authentication/methods",
+            None,
+        )
+        .await;
+        assert!(
+            !methods.to_string().contains("temporary_access_pass"),
+            "{path}: {methods}"
+        );
+    }
+    let _ = app;
+    server.stop().await;
+}

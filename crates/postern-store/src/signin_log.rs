@@ -433,3 +433,63 @@ impl Store {
         .collect()
     }
 }
+
+/// Request ids linked to one sign-in because a page showed them (see `link_shown_request`): a
+/// bound, so that a client reloading an error page cannot grow one entry without end.
+const MAX_SHOWN_LINKS: i64 = 100;
+
+impl Store {
+    /// Links a request id that a page showed within a sign-in (and that wrote no step), at most
+    /// [`MAX_SHOWN_LINKS`] per sign-in and only for a sign-in the log has.
+    pub async fn link_shown_request(&self, correlation_id: &str, request_id: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO signin_requests (request_id, correlation_id, seq)
+             SELECT $1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM signin_requests WHERE correlation_id = $2)
+             WHERE EXISTS (SELECT 1 FROM signins WHERE correlation_id = $2)
+               AND (SELECT COUNT(*) FROM signin_requests WHERE correlation_id = $2) < $3
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(request_id)
+        .bind(correlation_id)
+        .bind(MAX_SHOWN_LINKS)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Sign-ins started at or after `since`, oldest first, after the position `after`, at most
+    /// `limit`, each whole (request ids and steps): a page of an export.
+    pub async fn export_signins(
+        &self,
+        since: OffsetDateTime,
+        after: Option<(OffsetDateTime, String)>,
+        limit: i64,
+    ) -> Result<Vec<SignInEntry>> {
+        let (after_ms, after_id) = match &after {
+            Some((t, id)) => (Some(ms(*t)), Some(id.as_str())),
+            None => (None, None),
+        };
+        let ids: Vec<String> = sqlx::query(
+            "SELECT correlation_id FROM signins
+             WHERE started_ms >= $1
+               AND ($2 IS NULL OR started_ms > $2 OR (started_ms = $2 AND correlation_id > $3))
+             ORDER BY started_ms, correlation_id LIMIT $4",
+        )
+        .bind(ms(since))
+        .bind(after_ms)
+        .bind(after_id)
+        .bind(limit.max(0))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| get_text(r, "correlation_id"))
+        .collect::<Result<_>>()?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(e) = self.find_signin(&id).await? {
+                out.push(e);
+            }
+        }
+        Ok(out)
+    }
+}

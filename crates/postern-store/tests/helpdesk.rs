@@ -294,6 +294,35 @@ async fn audit_and_signin_queries_page_without_gaps() {
             .await,
             ["c1", "c0"]
         );
+        // Shown request ids are linked at most 100 per sign-in, and only to a sign-in that exists.
+        for i in 0..120 {
+            store
+                .link_shown_request("c4", &format!("shown-{i}"))
+                .await
+                .unwrap();
+        }
+        store.link_shown_request("no-such", "orphan").await.unwrap();
+        assert!(store.find_signin("orphan").await.unwrap().is_none());
+        assert_eq!(
+            store
+                .find_signin("c4")
+                .await
+                .unwrap()
+                .unwrap()
+                .request_ids
+                .len(),
+            100
+        );
+        assert!(store.find_signin("shown-50").await.unwrap().is_some());
+        // The export pages oldest first.
+        let first = store.export_signins(t0(), None, 2).await.unwrap();
+        let ids: Vec<&str> = first.iter().map(|e| e.correlation_id.as_str()).collect();
+        assert_eq!(ids, ["c0", "c1"]);
+        assert_eq!(first[1].steps.len(), 1, "whole entries");
+        let after = Some((first[1].started, first[1].correlation_id.clone()));
+        let rest = store.export_signins(t0(), after, 10).await.unwrap();
+        let ids: Vec<&str> = rest.iter().map(|e| e.correlation_id.as_str()).collect();
+        assert_eq!(ids, ["c2", "c3", "c4"]);
         let found = store.find_signin("r3").await.unwrap().unwrap();
         assert_eq!(found.steps[0].reason, Some(StepReason::WrongPassword));
     })

@@ -204,6 +204,7 @@ pub async fn set_default(
     id: &str,
 ) -> AdminResult<Vec<MethodView>> {
     let u = find(state, user).await?;
+    super::may_take_over(state, who, &u).await?;
     let methods = state.store.list_methods(&u.id).await?;
     let Some(m) = methods.iter().find(|m| m.id == id) else {
         return Err(AdminError::NotFound(format!(
@@ -347,6 +348,7 @@ async fn delete_access_pass(
     user_id: &str,
 ) -> AdminResult<()> {
     let u = find(state, user_id).await?;
+    super::may_take_over(state, who, &u).await?;
     let Some(p) = state.store.delete_access_pass(&u.id).await? else {
         return Err(AdminError::NotFound(format!(
             "{} has no temporary access pass",

@@ -32,7 +32,7 @@ pub struct SignInFilter {
 
 fn bounded(name: &str, value: Option<String>) -> AdminResult<Option<String>> {
     match value {
-        Some(v) if v.len() > 200 => Err(AdminError::Invalid(format!(
+        Some(v) if v.chars().count() > 200 => Err(AdminError::Invalid(format!(
             "{name} is at most 200 characters"
         ))),
         Some(v) if v.trim().is_empty() => Ok(None),
@@ -45,14 +45,9 @@ pub async fn query(
     _: &Authorized<Read>,
     f: SignInFilter,
 ) -> AdminResult<Page<SignInEntry>> {
+    // Every filter is checked, even those an `id` makes moot: bad input is refused either way.
     let limit = page_size(f.limit)?;
-    if let Some(id) = bounded("id", f.id)? {
-        let found = state.store.find_signin(&id).await?;
-        return Ok(Page {
-            items: found.into_iter().map(summary).collect(),
-            next_cursor: None,
-        });
-    }
+    let id = bounded("id", f.id)?;
     let (user_id, username) = match bounded("user", f.user)? {
         None => (None, None),
         Some(u) => match super::users::find(state, &u).await {
@@ -97,6 +92,13 @@ pub async fn query(
         before: f.cursor.as_deref().map(parse_cursor).transpose()?,
         limit: limit + 1,
     };
+    if let Some(id) = id {
+        let found = state.store.find_signin(&id).await?;
+        return Ok(Page {
+            items: found.into_iter().map(summary).collect(),
+            next_cursor: None,
+        });
+    }
     let mut items = state.store.query_signins(&q).await?;
     let more = items.len() as i64 > limit;
     items.truncate(limit as usize);
@@ -195,41 +197,32 @@ pub async fn account_now(
     })
 }
 
-/// Sign-ins started at or after `since`, with their steps, oldest first, as JSON lines.
+/// Sign-ins in one page of an export.
+pub const EXPORT_PAGE: i64 = 500;
+
+/// One page of the export: sign-ins started at or after `since`, oldest first, after `cursor`,
+/// each with its request ids and steps, as JSON lines; and the cursor of the next page.
 pub async fn export(
     state: &AppState,
     _: &Authorized<Read>,
     since: time::OffsetDateTime,
-) -> AdminResult<String> {
-    let mut newest_first = Vec::new();
-    let mut before = None;
-    loop {
-        let page = state
-            .store
-            .query_signins(&SignInQuery {
-                from: Some(since),
-                before: before.clone(),
-                limit: 500,
-                ..SignInQuery::default()
-            })
-            .await?;
-        let Some(last) = page.last() else { break };
-        before = Some((last.started, last.correlation_id.clone()));
-        let full = page.len() == 500;
-        newest_first.extend(page);
-        if !full {
-            break;
-        }
-    }
+    cursor_text: Option<&str>,
+) -> AdminResult<(String, Option<String>)> {
+    let after = cursor_text.map(parse_cursor).transpose()?;
+    let page = state
+        .store
+        .export_signins(since, after, EXPORT_PAGE)
+        .await?;
+    let next = (page.len() as i64 == EXPORT_PAGE)
+        .then(|| page.last())
+        .flatten()
+        .map(|e| cursor(to_millis(e.started), &e.correlation_id));
     let mut out = String::new();
-    for e in newest_first.iter().rev() {
-        let full = state.store.find_signin(&e.correlation_id).await?;
-        if let Some(full) = full {
-            out.push_str(&serde_json::to_string(&full).unwrap_or_default());
-            out.push('\n');
-        }
+    for e in &page {
+        out.push_str(&serde_json::to_string(e).unwrap_or_default());
+        out.push('\n');
     }
-    Ok(out)
+    Ok((out, next))
 }
 
 /// The filters of `GET /admin/v1/audit`.

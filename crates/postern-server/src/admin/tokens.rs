@@ -46,7 +46,13 @@ pub async fn authenticate(state: &AppState, presented: &str) -> AdminResult<Opti
     if !t.is_active(now) {
         return Ok(None);
     }
-    state.store.touch_admin_token(&t.id, now).await?;
+    // A write at most once a minute per token, not one per request.
+    if t
+        .last_used
+        .is_none_or(|used| now - used >= time::Duration::minutes(1))
+    {
+        state.store.touch_admin_token(&t.id, now).await?;
+    }
     Ok(Some(Actor {
         kind: ActorKind::Token {
             token_id: t.id,

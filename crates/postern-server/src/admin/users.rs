@@ -119,7 +119,7 @@ pub async fn list(
         ),
     };
     let search = search.map(str::trim).filter(|s| !s.is_empty());
-    if search.is_some_and(|s| s.len() > 200) {
+    if search.is_some_and(|s| s.chars().count() > 200) {
         return Err(AdminError::Invalid(
             "search is at most 200 characters".into(),
         ));
@@ -142,6 +142,15 @@ pub async fn list(
 
 pub async fn get(state: &AppState, _: &Authorized<Read>, id: &str) -> AdminResult<UserView> {
     view(state, &find(state, id).await?).await
+}
+
+/// A UUID's shape: accounts are found by id first, so such a username could not be found by name.
+fn looks_like_an_id(name: &str) -> bool {
+    name.len() == 36
+        && name.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        })
 }
 
 fn clean_name(name: Option<&str>) -> Option<String> {
@@ -180,6 +189,11 @@ pub async fn create(
 ) -> AdminResult<UserView> {
     let username =
         normalize_username(&new.username).map_err(|e| AdminError::Invalid(e.to_string()))?;
+    if looks_like_an_id(&username) {
+        return Err(AdminError::Invalid(
+            "a username cannot look like an account id (a UUID)".into(),
+        ));
+    }
     let email = clean_email(new.email.as_deref())?;
     let password_hash = match new.password {
         Some(p) => Some(hash_new_password(state, p).await?),
@@ -285,7 +299,8 @@ pub async fn set_disabled(
     state.store.set_user_disabled(&u.id, disabled).await?;
     let detail = if disabled {
         end_sessions(state, &u.id).await?;
-        "disabled; sessions, refresh tokens and remembered devices revoked"
+        state.store.delete_access_pass(&u.id).await?;
+        "disabled; sessions, refresh tokens, remembered devices and any temporary access pass revoked"
     } else {
         "enabled"
     };
@@ -317,6 +332,8 @@ pub async fn unlock(
     id: &str,
 ) -> AdminResult<UserView> {
     let u = find(state, id).await?;
+    // Unlocking an administrator would let a helpdesk reset the guess counters of its second step.
+    super::may_take_over(state, who, &u).await?;
     let before = view(state, &u).await?;
     lockout::reset(state, &u.id, Kind::Password).await?;
     lockout::reset(state, &u.id, Kind::SecondFactor).await?;
@@ -356,6 +373,7 @@ pub async fn revoke_sessions(
     id: &str,
 ) -> AdminResult<UserView> {
     let u = find(state, id).await?;
+    super::may_take_over(state, who, &u).await?;
     end_sessions(state, &u.id).await?;
     let detail = "sessions, refresh tokens, remembered devices and unused activation links revoked";
     audit(
@@ -380,6 +398,7 @@ pub async fn require_reregister(
     super::may_take_over(state, who, &u).await?;
     let methods = state.store.list_methods(&u.id).await?;
     let removed = state.store.delete_user_methods(&u.id).await?;
+    let pass = state.store.delete_access_pass(&u.id).await?;
     for m in &methods {
         if matches!(m.secret, MethodSecret::Push { .. }) {
             state
@@ -393,11 +412,16 @@ pub async fn require_reregister(
         .map(|m| format!("{} '{}'", m.kind().as_str(), m.name))
         .collect();
     let detail = format!(
-        "{removed} method(s) removed ({}); sessions and remembered devices revoked; the next sign-in registers a new method",
+        "{removed} method(s) removed ({}){}; sessions and remembered devices revoked; the next sign-in registers a new method",
         if names.is_empty() {
             "none".into()
         } else {
             names.join(", ")
+        },
+        if pass.is_some() {
+            " and the temporary access pass deleted"
+        } else {
+            ""
         }
     );
     audit(
@@ -424,7 +448,20 @@ pub async fn set_role(
         .set_user_role(&u.id, role, super::now(state))
         .await?;
     let detail = match role {
-        Some(r) => format!("role {r} granted"),
+        Some(r) => {
+            // A role is worth more than what was issued without it: a temporary access pass or a
+            // session someone else may hold (a helpdesk that issued the pass) must not carry it.
+            end_sessions(state, &u.id).await?;
+            let pass = state.store.delete_access_pass(&u.id).await?;
+            format!(
+                "role {r} granted; sessions revoked{}",
+                if pass.is_some() {
+                    " and the temporary access pass deleted"
+                } else {
+                    ""
+                }
+            )
+        }
         None => "administrative role removed".into(),
     };
     audit(state, who, origin, change(&u, "user.set_role", detail)).await?;
@@ -444,8 +481,10 @@ pub async fn set_password(
     let phc = hash_new_password(state, password).await?;
     state.store.set_user_password(&u.id, &phc).await?;
     end_sessions(state, &u.id).await?;
+    state.store.delete_access_pass(&u.id).await?;
     lockout::reset(state, &u.id, Kind::Password).await?;
-    let detail = "password set; sessions revoked; password lock cleared";
+    let detail =
+        "password set; sessions and any temporary access pass revoked; password lock cleared";
     audit(
         state,
         who,

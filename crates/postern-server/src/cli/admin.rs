@@ -323,8 +323,34 @@ impl Out {
                 serde_json::to_string_pretty(value).unwrap_or_default()
             );
         } else {
-            human(value);
+            human(&for_terminal(value));
         }
+    }
+}
+
+/// The value with every control character in its strings shown escaped (`\u{1b}`): what the
+/// server returns includes text anyone can type (usernames and client ids of failed sign-ins),
+/// and a terminal must not obey escape sequences hidden in it. (JSON output escapes them itself.)
+fn for_terminal(value: &Value) -> Value {
+    match value {
+        Value::String(s) if s.chars().any(char::is_control) => Value::String(
+            s.chars()
+                .map(|c| {
+                    if c.is_control() {
+                        c.escape_default().to_string()
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(for_terminal).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), for_terminal(v)))
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }
 
@@ -946,11 +972,22 @@ async fn signins(api: &Api, out: &Out, cmd: SigninsCommand) -> CmdResult {
             if format != "jsonl" {
                 return Err("--format: only jsonl (one JSON object per line) is supported".into());
             }
-            let q = query(&[("since", Some(since(&from)?)), ("format", Some(format))]);
-            print!(
-                "{}",
-                api.text(&format!("/admin/v1/signins/export{q}")).await?
-            );
+            // Page by page (500 sign-ins each), oldest first, written as they come.
+            let since = since(&from)?;
+            let mut cursor = None;
+            loop {
+                let q = query(&[
+                    ("since", Some(since.clone())),
+                    ("format", Some(format.clone())),
+                    ("cursor", cursor),
+                ]);
+                let (lines, next) = api.text(&format!("/admin/v1/signins/export{q}")).await?;
+                print!("{lines}");
+                match next {
+                    Some(n) => cursor = Some(n),
+                    None => break,
+                }
+            }
         }
     }
     Ok(())
@@ -1153,4 +1190,19 @@ async fn keys(config: &Config, store: &Store, cmd: KeysCommand, json: bool) -> C
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminals_see_control_characters_escaped() {
+        let hostile = json!({ "username": "eve\u{1b}[2J\u{1b}]0;pwned\u{7}", "steps": [{ "detail": "ok\u{9b}" }], "n": 3 });
+        let shown = for_terminal(&hostile);
+        assert_eq!(shown["username"], "eve\\u{1b}[2J\\u{1b}]0;pwned\\u{7}");
+        assert_eq!(shown["steps"][0]["detail"], "ok\\u{9b}");
+        assert_eq!(shown["n"], 3);
+        assert!(!shown.to_string().chars().any(char::is_control));
+    }
 }

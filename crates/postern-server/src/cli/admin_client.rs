@@ -32,6 +32,27 @@ pub struct Api {
     signin: Option<String>,
 }
 
+/// Who runs this command: the login name the environment gives and the real uid (which the
+/// environment cannot change).
+fn local_operator() -> String {
+    use std::os::unix::fs::MetadataExt;
+    let name = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let name: String = name.chars().filter(|c| !c.is_control()).take(64).collect();
+    match std::fs::metadata("/proc/self") {
+        Ok(m) => format!("{name}, uid {}", m.uid()),
+        Err(_) => name,
+    }
+}
+
+fn next_cursor(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get("x-next-cursor")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
 /// A path segment, percent-encoded.
 pub fn seg(s: &str) -> String {
     let mut out = String::new();
@@ -85,9 +106,12 @@ impl Api {
             return Err(format!("the token file {} is empty", token_file.display()));
         }
         let base = server.trim_end_matches('/').to_owned();
-        if !(base.starts_with("https://") || base.starts_with("http://")) {
+        let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+            .iter()
+            .any(|l| base == *l || base.starts_with(&format!("{l}:")) || base.starts_with(&format!("{l}/")));
+        if !(base.starts_with("https://") || loopback) {
             return Err(format!(
-                "--server must be an http(s):// URL, not '{server}'"
+                "--server must be an https:// URL (http:// only to this machine), not '{server}': the token would travel in clear"
             ));
         }
         let http = reqwest::Client::builder()
@@ -113,7 +137,7 @@ impl Api {
         path: &str,
         body: Option<Value>,
     ) -> Result<Value, String> {
-        let (status, bytes) = self.send(method, path, body).await?;
+        let (status, bytes, _) = self.send(method, path, body).await?;
         if status == StatusCode::NO_CONTENT {
             return Ok(Value::Null);
         }
@@ -130,9 +154,10 @@ impl Api {
         Err(format!("{message} ({}, request id {rid})", status.as_u16()))
     }
 
-    /// A call whose answer is text (the sign-in export).
-    pub async fn text(&self, path: &str) -> Result<String, String> {
-        let (status, bytes) = self.send(Method::GET, path, None).await?;
+    /// A call whose answer is text (a page of the sign-in export), with the cursor of the next
+    /// page (`x-next-cursor`).
+    pub async fn text(&self, path: &str) -> Result<(String, Option<String>), String> {
+        let (status, bytes, next) = self.send(Method::GET, path, None).await?;
         if !status.is_success() {
             let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
             return Err(value["message"]
@@ -140,7 +165,7 @@ impl Api {
                 .unwrap_or("the export failed")
                 .to_owned());
         }
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
+        Ok((String::from_utf8_lossy(&bytes).into_owned(), next))
     }
 
     async fn send(
@@ -148,13 +173,11 @@ impl Api {
         method: Method,
         path: &str,
         body: Option<Value>,
-    ) -> Result<(StatusCode, Vec<u8>), String> {
+    ) -> Result<(StatusCode, Vec<u8>, Option<String>), String> {
         let body_bytes = body.map(|b| b.to_string());
         match &self.transport {
             Transport::Local { router, .. } => {
-                let os_user = std::env::var("USER")
-                    .or_else(|_| std::env::var("LOGNAME"))
-                    .unwrap_or_else(|_| "unknown".into());
+                let os_user = local_operator();
                 let mut req = Request::builder().method(method).uri(path);
                 if body_bytes.is_some() {
                     req = req.header(header::CONTENT_TYPE, "application/json");
@@ -175,10 +198,11 @@ impl Api {
                     .await
                     .map_err(|e| e.to_string())?;
                 let status = res.status();
+                let next = next_cursor(res.headers());
                 let bytes = axum::body::to_bytes(res.into_body(), 64 * 1024 * 1024)
                     .await
                     .map_err(|e| e.to_string())?;
-                Ok((status, bytes.to_vec()))
+                Ok((status, bytes.to_vec(), next))
             }
             Transport::Remote { base, token, http } => {
                 let mut req = http
@@ -196,8 +220,9 @@ impl Api {
                     .map_err(|e| format!("cannot reach {base}: {e}"))?;
                 let status =
                     StatusCode::from_u16(res.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+                let next = next_cursor(res.headers());
                 let bytes = res.bytes().await.map_err(|e| e.to_string())?;
-                Ok((status, bytes.to_vec()))
+                Ok((status, bytes.to_vec(), next))
             }
         }
     }

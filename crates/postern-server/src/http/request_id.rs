@@ -41,7 +41,7 @@ pub async fn assign(State(state): State<AppState>, mut req: Request, next: Next)
     if let Some(shown) = res
         .extensions_mut()
         .remove::<crate::http::errors::ShownInSignIn>()
-        && let Err(e) = state.store.add_signin_request(&shown.0, &id).await
+        && let Err(e) = state.store.link_shown_request(&shown.0, &id).await
     {
         tracing::warn!(error = %e, "could not link the request id to its sign-in");
     }

@@ -100,7 +100,9 @@ pub async fn open(
             updated: now,
             user_id: summary.user_id.map(str::to_owned),
             username: summary.username.map(str::to_owned),
-            client_id: origin.client_id.map(|c| c.chars().take(200).collect()),
+            client_id: origin
+                .client_id
+                .map(|c| c.chars().filter(|c| !c.is_control()).take(200).collect()),
             client_name: origin.client_name.map(str::to_owned),
             ip: Some(origin.info.ip.to_string()),
             user_agent: origin.info.user_agent.clone(),

@@ -390,6 +390,7 @@ pub async fn query_signins(
 pub struct ExportQuery {
     since: String,
     format: Option<String>,
+    cursor: Option<String>,
 }
 
 pub async fn export_signins(
@@ -403,19 +404,26 @@ pub async fn export_signins(
         return caller.refuse(AdminError::Invalid("format must be jsonl".into()));
     }
     let since = input!(caller, admin::parse_time("since", &q.since));
-    match signins::export(&state, &proof, since).await {
-        Ok(lines) => (
-            StatusCode::OK,
-            [
-                (
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/x-ndjson"),
-                ),
-                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            ],
-            lines,
-        )
-            .into_response(),
+    match signins::export(&state, &proof, since, q.cursor.as_deref()).await {
+        Ok((lines, next)) => {
+            let mut res = (
+                StatusCode::OK,
+                [
+                    (
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/x-ndjson"),
+                    ),
+                    (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+                ],
+                lines,
+            )
+                .into_response();
+            // The next page, if any (`?cursor=`).
+            if let Some(v) = next.and_then(|n| HeaderValue::from_str(&n).ok()) {
+                res.headers_mut().insert("x-next-cursor", v);
+            }
+            res
+        }
         Err(e) => caller.refuse(e),
     }
 }

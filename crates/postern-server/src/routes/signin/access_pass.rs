@@ -170,6 +170,8 @@ async fn sign_in(
         .as_deref()
         .unwrap_or(typed)
         .chars()
+        // Shown to the helpdesk: no control characters (a terminal would obey them).
+        .filter(|c| !c.is_control())
         .take(64)
         .collect();
     let used = match checked {

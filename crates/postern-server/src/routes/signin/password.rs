@@ -91,6 +91,8 @@ async fn check_password(
         .as_deref()
         .unwrap_or(typed)
         .chars()
+        // Shown to the helpdesk: no control characters (a terminal would obey them).
+        .filter(|c| !c.is_control())
         .take(64)
         .collect();
     let summary = |result, error| log::Summary {

@@ -283,6 +283,10 @@ pub async fn retry(
     body: axum::body::Bytes,
 ) -> Response {
     let mut ctx = ErrorContext::new(&state, &rid);
+    if !state.signin_limiter.allow(info.ip) {
+        crate::metrics::Metrics::inc(&state.metrics.rate_limited);
+        return errors::page(&state, ErrorCode::RateLimited, None, &ctx);
+    }
     if !csrf::same_origin(&state, &headers) {
         return errors::page(&state, ErrorCode::CsrfRejected, None, &ctx);
     }
