@@ -6,7 +6,9 @@
 //!    second-factor page → code → authorization code → token), and the code step alone;
 //! 4. client-credentials grants per second (ES256 access tokens), SQLite;
 //! 5. push delivery with 1,000 and 10,000 authenticators connected: the server's memory per idle
-//!    event stream, and the time from a challenge's creation to the app receiving it.
+//!    event stream, and the time from a challenge's creation to the app receiving it;
+//! 6. the helpdesk's answer time over a month of sign-in log (`--helpdesk-signins`, 100,000):
+//!    the diagnosis from a pasted request id, a student's sign-ins, the latest failures.
 //!
 //! Run it in release mode: `cargo build --release --bin postern --bin postern-bench &&
 //! ./target/release/postern-bench --seconds 10`. The server is the real `postern` binary in its own
@@ -17,6 +19,7 @@
 
 mod browser;
 mod client_credentials;
+mod helpdesk;
 mod load;
 mod push;
 mod push_delivery;
@@ -44,6 +47,7 @@ struct Options {
     push_devices: Vec<usize>,
     push_challenges: usize,
     push_connect_rate: f64,
+    helpdesk_signins: usize,
 }
 
 fn options() -> Options {
@@ -55,6 +59,7 @@ fn options() -> Options {
         push_devices: vec![1000, 10_000],
         push_challenges: 200,
         push_connect_rate: 500.0,
+        helpdesk_signins: 100_000,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -81,9 +86,12 @@ fn options() -> Options {
                     .expect("--push-connect-rate N")
                     .max(1.0)
             }
+            "--helpdesk-signins" => {
+                o.helpdesk_signins = args[i + 1].parse().expect("--helpdesk-signins N")
+            }
             "--help" | "-h" => {
                 println!(
-                    "postern-bench [--seconds N] [--concurrency N] [--totp-users N] [--push-devices N[,N…]] [--push-challenges N] [--push-connect-rate N] [--only argon2|signin|totp|client-credentials|push]"
+                    "postern-bench [--seconds N] [--concurrency N] [--totp-users N] [--push-devices N[,N…]] [--push-challenges N] [--push-connect-rate N] [--helpdesk-signins N] [--only argon2|signin|totp|client-credentials|push|helpdesk]"
                 );
                 std::process::exit(0);
             }
@@ -157,6 +165,10 @@ async fn main() {
     }
     if o.only.as_deref() == Some("push") {
         push_measurements(&o).await;
+        return;
+    }
+    if o.only.as_deref() == Some("helpdesk") {
+        helpdesk::measure(o.seconds, o.helpdesk_signins).await;
         return;
     }
     let dir = std::env::temp_dir().join(format!("postern-bench-{}", token(&OsRandom, 6)));
@@ -301,6 +313,9 @@ async fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     if want("push") {
         push_measurements(&o).await;
+    }
+    if want("helpdesk") {
+        helpdesk::measure(o.seconds, o.helpdesk_signins).await;
     }
 }
 

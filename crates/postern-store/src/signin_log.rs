@@ -397,41 +397,79 @@ pub struct SignInQuery {
 
 impl Store {
     /// Summaries (no steps or request ids) matching `q`, newest first.
+    ///
+    /// The statement has a condition only for each filter given, so that the database uses that
+    /// filter's index; it is assembled from the fixed fragments below and every value is bound.
     pub async fn query_signins(&self, q: &SignInQuery) -> Result<Vec<SignInEntry>> {
-        let (before_ms, before_id) = match &q.before {
-            Some((t, id)) => (Some(ms(*t)), Some(id.as_str())),
-            None => (None, None),
-        };
-        sqlx::query(
+        let mut sql = String::from(
             "SELECT correlation_id, started_ms, updated_ms, user_id, username, client_id, client_name,
                     ip, user_agent, result, error_code, failure_reason
-             FROM signins
-             WHERE ($1 IS NULL OR user_id = $1)
-               AND ($2 IS NULL OR username = $2)
-               AND ($3 IS NULL OR client_id = $3)
-               AND ($4 IS NULL OR result = $4)
-               AND ($5 IS NULL OR error_code = $5)
-               AND ($6 IS NULL OR started_ms >= $6)
-               AND ($7 IS NULL OR started_ms < $7)
-               AND ($8 IS NULL OR started_ms < $8 OR (started_ms = $8 AND correlation_id < $9))
-             ORDER BY started_ms DESC, correlation_id DESC LIMIT $10",
-        )
-        .bind(&q.user_id)
-        .bind(&q.username)
-        .bind(&q.client_id)
-        .bind(q.result.map(SignInResult::as_str))
-        .bind(error_code_value(q.error_code))
-        .bind(q.from.map(ms))
-        .bind(q.to.map(ms))
-        .bind(before_ms)
-        .bind(before_id)
-        .bind(q.limit.max(0))
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(entry_from_row)
-        .collect()
+             FROM signins WHERE 1 = 1",
+        );
+        let mut values: Vec<Bound<'_>> = Vec::new();
+        fn add<'a>(
+            sql: &mut String,
+            values: &mut Vec<Bound<'a>>,
+            fragment: &str,
+            value: Bound<'a>,
+        ) {
+            values.push(value);
+            sql.push_str(&format!(" AND {fragment} ${}", values.len()));
+        }
+        if let Some(v) = &q.user_id {
+            add(&mut sql, &mut values, "user_id =", Bound::Text(v));
+        }
+        if let Some(v) = &q.username {
+            add(&mut sql, &mut values, "username =", Bound::Text(v));
+        }
+        if let Some(v) = &q.client_id {
+            add(&mut sql, &mut values, "client_id =", Bound::Text(v));
+        }
+        if let Some(v) = q.result {
+            add(&mut sql, &mut values, "result =", Bound::Text(v.as_str()));
+        }
+        if let Some(v) = error_code_value(q.error_code) {
+            add(&mut sql, &mut values, "error_code =", Bound::Int(v));
+        }
+        if let Some(v) = q.from {
+            add(&mut sql, &mut values, "started_ms >=", Bound::Int(ms(v)));
+        }
+        if let Some(v) = q.to {
+            add(&mut sql, &mut values, "started_ms <", Bound::Int(ms(v)));
+        }
+        if let Some((t, id)) = &q.before {
+            values.push(Bound::Int(ms(*t)));
+            values.push(Bound::Text(id));
+            let (a, b) = (values.len() - 1, values.len());
+            sql.push_str(&format!(
+                " AND (started_ms < ${a} OR (started_ms = ${a} AND correlation_id < ${b}))"
+            ));
+        }
+        values.push(Bound::Int(q.limit.max(0)));
+        sql.push_str(&format!(
+            " ORDER BY started_ms DESC, correlation_id DESC LIMIT ${}",
+            values.len()
+        ));
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for v in values {
+            query = match v {
+                Bound::Text(t) => query.bind(t),
+                Bound::Int(i) => query.bind(i),
+            };
+        }
+        query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(entry_from_row)
+            .collect()
     }
+}
+
+/// A value bound to an assembled statement.
+enum Bound<'a> {
+    Text(&'a str),
+    Int(i64),
 }
 
 /// Request ids linked to one sign-in because a page showed them (see `link_shown_request`): a
