@@ -134,7 +134,8 @@ async fn a_lost_phone_is_fixed_in_a_minute() {
     desk.wait_for_text("Enter code").await;
     fill(&desk, "Code", &desk_app.code(&server, Duration::ZERO)).await;
     desk.click(&desk.button("Verify").await).await;
-    desk.wait_for_text("Paste the Request Id or Correlation Id").await;
+    desk.wait_for_text("Paste the Request Id or Correlation Id")
+        .await;
     fill(&desk, "Request id, correlation id or username", &request_id).await;
     desk.click(&desk.button("Search").await).await;
     desk.wait_for_text("not delivered: 'Old phone' has not connected since")
@@ -152,7 +153,8 @@ async fn a_lost_phone_is_fixed_in_a_minute() {
     desk.click(&yes).await;
     desk.wait_for_text("re-registration").await;
     // Back on the diagnosis, whose fixes carry the sign-in they are for.
-    desk.wait_for_text("not delivered: 'Old phone' has not connected since").await;
+    desk.wait_for_text("not delivered: 'Old phone' has not connected since")
+        .await;
     desk.click(&desk.button("Issue temporary access pass").await)
         .await;
     desk.wait_for_text("Give it to the user now").await;

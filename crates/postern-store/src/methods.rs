@@ -187,38 +187,57 @@ impl Store {
         policy: MfaPolicy,
     ) -> Result<MethodRemoval> {
         let mut tx = self.begin_write().await?;
-        if self.backend == Backend::Postgres {
-            // Serialises changes to one user's methods (SQLite's BEGIN IMMEDIATE already does).
-            sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let methods: Vec<Method> = sqlx::query(select_methods!(
-            "WHERE user_id = $1 ORDER BY created_ms, id"
-        ))
-        .bind(user_id)
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(method_from_row)
-        .collect::<Result<_>>()?;
+        let methods = self.lock_user_methods(&mut tx, user_id).await?;
         if !methods.iter().any(|m| m.id == id) {
             return Ok(MethodRemoval::NotFound);
         }
         if let Err(refused) = can_remove(&methods, id, policy) {
             return Ok(MethodRemoval::Refused(refused));
         }
-        for going in removal_set(&methods, id) {
-            sqlx::query("DELETE FROM auth_methods WHERE user_id = $1 AND id = $2")
-                .bind(user_id)
-                .bind(&going)
-                .execute(&mut *tx)
-                .await?;
-        }
+        delete_in(&mut tx, user_id, &removal_set(&methods, id)).await?;
         tx.commit().await?;
         Ok(MethodRemoval::Removed)
     }
+
+    /// A user's methods inside a write transaction, with changes to them serialised (a row lock
+    /// on PostgreSQL; SQLite's BEGIN IMMEDIATE already does it).
+    async fn lock_user_methods(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        user_id: &str,
+    ) -> Result<Vec<Method>> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
+                .bind(user_id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        sqlx::query(select_methods!(
+            "WHERE user_id = $1 ORDER BY created_ms, id"
+        ))
+        .bind(user_id)
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(method_from_row)
+        .collect()
+    }
+}
+
+/// Deletes methods of a user by id, inside the caller's transaction.
+async fn delete_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    user_id: &str,
+    ids: &[String],
+) -> Result<()> {
+    for id in ids {
+        sqlx::query("DELETE FROM auth_methods WHERE user_id = $1 AND id = $2")
+            .bind(user_id)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }
 
 impl Store {
@@ -226,26 +245,12 @@ impl Store {
     /// the helpdesk's removal. Returns what was removed (empty: no such method of that user).
     pub async fn force_delete_method(&self, user_id: &str, id: &str) -> Result<Vec<Method>> {
         let mut tx = self.begin_write().await?;
-        let methods: Vec<Method> = sqlx::query(select_methods!(
-            "WHERE user_id = $1 ORDER BY created_ms, id"
-        ))
-        .bind(user_id)
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(method_from_row)
-        .collect::<Result<_>>()?;
+        let methods = self.lock_user_methods(&mut tx, user_id).await?;
         if !methods.iter().any(|m| m.id == id) {
             return Ok(vec![]);
         }
         let going = removal_set(&methods, id);
-        for gone in &going {
-            sqlx::query("DELETE FROM auth_methods WHERE user_id = $1 AND id = $2")
-                .bind(user_id)
-                .bind(gone)
-                .execute(&mut *tx)
-                .await?;
-        }
+        delete_in(&mut tx, user_id, &going).await?;
         tx.commit().await?;
         // The named method first.
         let mut removed: Vec<Method> = methods

@@ -95,17 +95,7 @@ pub async fn create(
     origin: &Origin,
     new: NewClient,
 ) -> AdminResult<ClientWithSecret> {
-    let name: String = new
-        .name
-        .trim()
-        .chars()
-        .filter(|c| !c.is_control())
-        .collect();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(AdminError::Invalid(
-            "name must be 1 to 200 characters".into(),
-        ));
-    }
+    let name = super::clean_label(&new.name, 200)?;
     check_uris(&new.redirect_uris, true)?;
     check_uris(&new.post_logout_redirect_uris, false)?;
     let alg_text = new.id_token_alg.as_deref().unwrap_or("RS256");

@@ -133,6 +133,18 @@ pub fn now(state: &AppState) -> time::OffsetDateTime {
     from_millis(to_millis(state.clock.now()))
 }
 
+/// A name given to an application or a token: trimmed, without control characters, 1 to `max`
+/// characters.
+pub fn clean_label(text: &str, max: usize) -> AdminResult<String> {
+    let name: String = text.trim().chars().filter(|c| !c.is_control()).collect();
+    if name.is_empty() || name.chars().count() > max {
+        return Err(AdminError::Invalid(format!(
+            "name must be 1 to {max} characters"
+        )));
+    }
+    Ok(name)
+}
+
 /// A page of results and the cursor of the next one.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Page<T> {

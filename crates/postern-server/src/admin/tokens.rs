@@ -47,8 +47,7 @@ pub async fn authenticate(state: &AppState, presented: &str) -> AdminResult<Opti
         return Ok(None);
     }
     // A write at most once a minute per token, not one per request.
-    if t
-        .last_used
+    if t.last_used
         .is_none_or(|used| now - used >= time::Duration::minutes(1))
     {
         state.store.touch_admin_token(&t.id, now).await?;
@@ -68,17 +67,7 @@ pub async fn create(
     origin: &Origin,
     new: NewToken,
 ) -> AdminResult<TokenIssued> {
-    let name: String = new
-        .name
-        .trim()
-        .chars()
-        .filter(|c| !c.is_control())
-        .collect();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(AdminError::Invalid(
-            "name must be 1 to 100 characters".into(),
-        ));
-    }
+    let name = super::clean_label(&new.name, 100)?;
     let expires = match new.expires_in_days {
         None => None,
         Some(d) if (1..=3650).contains(&d) => Some(super::now(state) + Duration::days(d)),

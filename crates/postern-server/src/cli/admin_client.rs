@@ -108,7 +108,11 @@ impl Api {
         let base = server.trim_end_matches('/').to_owned();
         let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
             .iter()
-            .any(|l| base == *l || base.starts_with(&format!("{l}:")) || base.starts_with(&format!("{l}/")));
+            .any(|l| {
+                base == *l
+                    || base.starts_with(&format!("{l}:"))
+                    || base.starts_with(&format!("{l}/"))
+            });
         if !(base.starts_with("https://") || loopback) {
             return Err(format!(
                 "--server must be an https:// URL (http:// only to this machine), not '{server}': the token would travel in clear"

@@ -286,7 +286,13 @@ async fn local_mode_is_audited_as_the_local_operator() {
     let entry = last_audit(&admin).await;
     assert_eq!(entry["action"], "user.unlock");
     assert_eq!(entry["target_name"], "lin");
-    assert!(entry["actor"].as_str().unwrap().starts_with("local operator 'ops-tester, uid "), "{entry}");
+    assert!(
+        entry["actor"]
+            .as_str()
+            .unwrap()
+            .starts_with("local operator 'ops-tester, uid "),
+        "{entry}"
+    );
     assert_eq!(entry["actor_role"], "admin");
     assert_eq!(entry["actor_id"], "");
 
@@ -302,7 +308,13 @@ async fn local_mode_is_audited_as_the_local_operator() {
     assert!(issued["pass"].is_string());
     let entry = last_audit(&admin).await;
     assert_eq!(entry["action"], "access_pass.create");
-    assert!(entry["actor"].as_str().unwrap().starts_with("local operator 'ops-tester, uid "), "{entry}");
+    assert!(
+        entry["actor"]
+            .as_str()
+            .unwrap()
+            .starts_with("local operator 'ops-tester, uid "),
+        "{entry}"
+    );
 
     // The local operator is an admin: it makes tokens, which then work remotely.
     let out = stdout(
@@ -316,7 +328,13 @@ async fn local_mode_is_audited_as_the_local_operator() {
         .await,
     );
     let token: Value = serde_json::from_str(&out).unwrap();
-    assert!(token["created_by"].as_str().unwrap().starts_with("local operator 'ops-tester, uid "), "{token}");
+    assert!(
+        token["created_by"]
+            .as_str()
+            .unwrap()
+            .starts_with("local operator 'ops-tester, uid "),
+        "{token}"
+    );
     let me = Api::new(&server, token["token"].as_str())
         .get("/admin/v1/me")
         .await

@@ -188,7 +188,9 @@ impl RoleBody {
         match &self.role {
             serde_json::Value::Null => Ok(None),
             serde_json::Value::String(s) => Role::parse(s).map(Some).ok_or_else(|| {
-                AdminError::Invalid(format!("role must be admin, helpdesk, reader or null, not '{s}'"))
+                AdminError::Invalid(format!(
+                    "role must be admin, helpdesk, reader or null, not '{s}'"
+                ))
             }),
             _ => Err(AdminError::Invalid(
                 "role must be admin, helpdesk, reader or null".into(),

@@ -483,7 +483,9 @@ impl From<&AuditEntry> for AuditRow {
         AuditRow {
             time: iso8601(e.time),
             actor: e.actor.clone(),
-            role: e.actor_role.map_or("system", postern_core::admin::Role::as_str),
+            role: e
+                .actor_role
+                .map_or("system", postern_core::admin::Role::as_str),
             action: e.action.clone(),
             target: if e.target_name.is_empty() {
                 e.target_id.clone()
