@@ -253,9 +253,9 @@ enum AuditCommand {
 enum TokenCommand {
     /// Make a token and print it once (store it in a file readable only by you).
     Create {
-        /// What or who it is for.
+        /// What or who it is for [default: ROLE-token-DATE].
         #[arg(long)]
-        name: String,
+        name: Option<String>,
         /// admin (everything), helpdesk (read; unlock, passes, revoke sessions, re-register), or
         /// reader (read only).
         #[arg(long)]
@@ -1047,6 +1047,10 @@ async fn token(api: &Api, out: &Out, cmd: TokenCommand) -> CmdResult {
                     Some(d.whole_days().max(1))
                 }
             };
+            let name = name.unwrap_or_else(|| {
+                let now = iso8601(SystemClock.now());
+                format!("{role}-token-{}", &now[..10])
+            });
             let body = json!({ "name": name, "role": role, "expires_in_days": days });
             let t = api
                 .call(Method::POST, "/admin/v1/tokens", Some(body))
