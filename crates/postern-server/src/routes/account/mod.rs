@@ -70,6 +70,12 @@ pub async fn sign_in(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
+    // Each sign-in opens a flow and a log entry: throttled like /authorize.
+    if !state.signin_limiter.allow(info.ip) {
+        crate::metrics::Metrics::inc(&state.metrics.rate_limited);
+        let ctx = ErrorContext::new(&state, &rid);
+        return errors::page(&state, ErrorCode::RateLimited, None, &ctx);
+    }
     let query = forms::query(query.as_deref()).unwrap_or_default();
     let fresh = query.get("fresh") == Some("1");
     // Where to land: Security info, or the helpdesk pages (`next=admin`); never a URL from the
