@@ -108,13 +108,17 @@ pub async fn list(
     cursor: Option<&str>,
 ) -> AdminResult<Page<UserView>> {
     let limit = page_size(limit)?;
-    let after = match cursor {
+    // An empty cursor is the first page (as documented); anything else must be one we made.
+    let after = match cursor.filter(|c| !c.is_empty()) {
         None => None,
         Some(c) => Some(
             data_encoding::BASE64URL_NOPAD
                 .decode(c.as_bytes())
                 .ok()
                 .and_then(|b| String::from_utf8(b).ok())
+                // A cursor is a username this API returned: anything else is refused, as the
+                // other lists do.
+                .filter(|name| normalize_username(name).ok().as_deref() == Some(name.as_str()))
                 .ok_or_else(|| AdminError::Invalid("cursor is not one this API returned".into()))?,
         ),
     };
