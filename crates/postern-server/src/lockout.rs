@@ -17,6 +17,9 @@ pub enum Kind {
     /// Every code-like second factor (authenticator codes, recovery codes) shares one counter:
     /// switching method does not buy more guesses.
     SecondFactor,
+    /// Temporary access passes: their own counter, so that someone who locks the password by
+    /// guessing it does not also lock out the helpdesk's rescue.
+    AccessPass,
 }
 
 impl Kind {
@@ -24,12 +27,13 @@ impl Kind {
         match self {
             Kind::Password => "password",
             Kind::SecondFactor => "second_factor",
+            Kind::AccessPass => "access_pass",
         }
     }
 
     pub fn policy(self, state: &AppState) -> &LockoutPolicy {
         match self {
-            Kind::Password => &state.lockout,
+            Kind::Password | Kind::AccessPass => &state.lockout,
             Kind::SecondFactor => &state.second_factor_lockout,
         }
     }

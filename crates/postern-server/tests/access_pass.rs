@@ -268,7 +268,9 @@ async fn wrong_passes_lock_the_account(backend: Backend) {
     assert_eq!(pass_reason(&entry), Some(StepReason::AccessPassWrong));
     assert!(
         steps_text(&entry)
-            .contains("wrong temporary access pass; 9 more failure(s) lock the account"),
+            .contains(
+                "wrong temporary access pass; 9 more failure(s) lock temporary access passes for this account"
+            ),
         "{}",
         steps_text(&entry)
     );
@@ -306,14 +308,36 @@ async fn wrong_passes_lock_the_account(backend: Backend) {
     assert_eq!(pass_reason(&entry), Some(StepReason::AccountLocked));
     assert!(entry.steps.last().unwrap().detail.contains("not checked"));
 
-    // The lock is the password's too.
+    // The passes have their own counter: the password still works.
     let (url, ..) = authorize_url(&server, &client, &[]);
-    let locked = Browser::new(&server).sign_in(&url, "lee", PASSWORD).await;
-    assert_eq!(shown_code(locked.body()).as_deref(), Some("50053"));
+    let password = Browser::new(&server).sign_in(&url, "lee", PASSWORD).await;
+    assert!(query_param(password.app_url(), "code").is_some());
 
     // After the lock, the pass (never spent by the refused attempts) signs in.
     server.advance(Duration::seconds(61));
     let landing = submit_pass(&server, &browser, page.body(), "lee", &pass).await;
+    assert!(
+        landing.page().0.contains("/account/security"),
+        "{}",
+        landing.body()
+    );
+
+    // And the other way round: someone who locks the password by guessing it does not lock out
+    // the helpdesk's rescue.
+    server.create_user("mia").await;
+    let mias = issue_pass(&server, "mia", true, DEFAULT_LIFETIME).await;
+    let guesser = Browser::new(&server);
+    let (url, ..) = authorize_url(&server, &client, &[]);
+    let mut page = guesser.sign_in(&url, "mia", "guess number 0").await;
+    for i in 1..10 {
+        page = guesser
+            .submit_password(page.body(), "mia", &format!("guess number {i}"))
+            .await;
+    }
+    assert_eq!(shown_code(page.body()).as_deref(), Some("50053"));
+    let rescued = Browser::new(&server);
+    let (body, _) = pass_page(&server, &rescued, &client).await;
+    let landing = submit_pass(&server, &rescued, &body, "mia", &mias).await;
     assert!(
         landing.page().0.contains("/account/security"),
         "{}",

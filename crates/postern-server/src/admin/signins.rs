@@ -183,9 +183,13 @@ pub async fn account_now(
     }
     let (password_lock, _) = lockout::find(state, &u.id, Kind::Password).await?;
     let (code_lock, _) = lockout::find(state, &u.id, Kind::SecondFactor).await?;
+    let (pass_lock, _) = lockout::find(state, &u.id, Kind::AccessPass).await?;
     Ok(AccountNow {
         disabled: u.disabled,
-        locked_until: password_lock.locked_until(now),
+        // The later of the password's and the passes' locks: either stops a sign-in.
+        locked_until: password_lock
+            .locked_until(now)
+            .max(pass_lock.locked_until(now)),
         second_factor_locked_until: code_lock.locked_until(now),
         push_blocked: state.store.find_push_state(&u.id).await?.blocked.is_some(),
         access_pass: state

@@ -30,6 +30,9 @@ pub struct UserView {
     /// Until when wrong passwords lock the account (absent when not locked).
     #[serde(with = "time::serde::rfc3339::option", default)]
     pub locked_until: Option<OffsetDateTime>,
+    /// Until when wrong temporary access passes lock the passes (not the password).
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub access_pass_locked_until: Option<OffsetDateTime>,
     /// Until when wrong codes lock the second step.
     #[serde(with = "time::serde::rfc3339::option", default)]
     pub second_factor_locked_until: Option<OffsetDateTime>,
@@ -85,6 +88,7 @@ pub async fn view(state: &AppState, u: &User) -> AdminResult<UserView> {
     let now = super::now(state);
     let (password_lock, _) = lockout::find(state, &u.id, Kind::Password).await?;
     let (code_lock, _) = lockout::find(state, &u.id, Kind::SecondFactor).await?;
+    let (pass_lock, _) = lockout::find(state, &u.id, Kind::AccessPass).await?;
     Ok(UserView {
         id: u.id.clone(),
         username: u.username.clone(),
@@ -95,6 +99,7 @@ pub async fn view(state: &AppState, u: &User) -> AdminResult<UserView> {
         has_password: u.password_hash.is_some(),
         role: state.store.find_user_role(&u.id).await?,
         locked_until: password_lock.locked_until(now),
+        access_pass_locked_until: pass_lock.locked_until(now),
         second_factor_locked_until: code_lock.locked_until(now),
         push_blocked: state.store.find_push_state(&u.id).await?.blocked.is_some(),
     })
@@ -341,6 +346,7 @@ pub async fn unlock(
     let before = view(state, &u).await?;
     lockout::reset(state, &u.id, Kind::Password).await?;
     lockout::reset(state, &u.id, Kind::SecondFactor).await?;
+    lockout::reset(state, &u.id, Kind::AccessPass).await?;
     state
         .store
         .set_push_state(&u.id, &Default::default())
@@ -355,6 +361,12 @@ pub async fn unlock(
     if let Some(t) = before.second_factor_locked_until {
         lifted.push(format!(
             "code lock until {}",
+            postern_core::clock::iso8601(t)
+        ));
+    }
+    if let Some(t) = before.access_pass_locked_until {
+        lifted.push(format!(
+            "temporary access pass lock until {}",
             postern_core::clock::iso8601(t)
         ));
     }

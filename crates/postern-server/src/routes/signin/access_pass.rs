@@ -263,12 +263,12 @@ async fn check_pass(
     let normalized = access_pass::normalize(pass.expose());
     let print = lockout::fingerprint(
         state,
-        Kind::Password,
+        Kind::AccessPass,
         &user.id,
         FINGERPRINT_SCOPE,
         &normalized,
     );
-    let recorded = match lockout::count_attempt(state, &user.id, Kind::Password, &print).await? {
+    let recorded = match lockout::count_attempt(state, &user.id, Kind::AccessPass, &print).await? {
         Ok(recorded) => recorded,
         Err(until) => return Ok(Err(Refused::Locked { until })),
     };
@@ -297,7 +297,7 @@ async fn check_pass(
     if !state.store.use_access_pass(&stored.id, now).await? {
         return refused(Refusal::Used { at: None });
     }
-    lockout::reset(state, &user.id, Kind::Password).await?;
+    lockout::reset(state, &user.id, Kind::AccessPass).await?;
     Ok(Ok(stored))
 }
 
@@ -308,7 +308,7 @@ async fn unknown_user_work(
     pass: &SecretString,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    lockout::find(state, "", Kind::Password).await?;
+    lockout::find(state, "", Kind::AccessPass).await?;
     let stored = state.store.find_access_pass("").await?;
     access_pass::check(&state.mac_key, "", pass.expose(), stored.as_ref(), now);
     Ok(())
@@ -411,14 +411,16 @@ impl Refused {
                 };
                 let lock = match recorded {
                     FailureRecorded::Counted { remaining } => {
-                        format!("{remaining} more failure(s) lock the account")
+                        format!(
+                            "{remaining} more failure(s) lock temporary access passes for this account"
+                        )
                     }
                     FailureRecorded::Repeated => {
                         "the same as a recent attempt (not counted again towards the lockout)"
                             .to_owned()
                     }
                     FailureRecorded::Locked { until } => format!(
-                        "too many failures: the account is locked until {}",
+                        "too many failures: temporary access passes are locked until {}",
                         iso8601(until)
                     ),
                 };
@@ -426,7 +428,7 @@ impl Refused {
             }
             Refused::UnknownUser => "no account has this username".into(),
             Refused::Locked { until } => format!(
-                "account locked until {} after repeated failures; the temporary access pass was not checked",
+                "temporary access passes locked until {} after repeated failures; the pass was not checked",
                 iso8601(until)
             ),
             Refused::Disabled => {
