@@ -15,6 +15,22 @@ use postern_store::Store;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
+/// Output for people and scripts: a closed pipe (`postern admin … | head`) ends the output
+/// quietly instead of panicking as `std`'s `println!` does.
+macro_rules! println {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+macro_rules! print {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 const ADMIN_HELP: &str = "\
 Every command is a call to the admin API (/admin/v1), authorised and written to the audit log.
 
