@@ -1,11 +1,9 @@
-//! Administration: bearer tokens for the admin API (stored as SHA-256 hashes), roles granted to
-//! people for the helpdesk pages, and the account queries the helpdesk needs (search with
-//! paging, profile changes).
+//! Administration: bearer tokens for the admin API (stored as SHA-256 hashes) and the roles
+//! granted to people for the helpdesk pages.
 
 use crate::rows::{get_opt_time, get_text, get_time, ms, opt_ms};
 use crate::{Result, Store, StoreError};
 use postern_core::admin::{AdminToken, Role};
-use postern_core::user::User;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 
@@ -146,55 +144,5 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
-    }
-
-    /// Accounts whose username, email or name contains `search` (any case), by username, after
-    /// the username `after` (keyset paging), at most `limit`.
-    pub async fn search_users(
-        &self,
-        search: Option<&str>,
-        after: Option<&str>,
-        limit: i64,
-    ) -> Result<Vec<User>> {
-        let pattern = search.map(|s| {
-            let escaped = s
-                .to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            format!("%{escaped}%")
-        });
-        sqlx::query(
-            "SELECT id, username, email, name, password_hash, disabled, created_ms FROM users
-             WHERE ($1 IS NULL OR LOWER(username) LIKE $1 ESCAPE '\\'
-                    OR LOWER(COALESCE(email, '')) LIKE $1 ESCAPE '\\'
-                    OR LOWER(COALESCE(name, '')) LIKE $1 ESCAPE '\\')
-               AND ($2 IS NULL OR username > $2)
-             ORDER BY username LIMIT $3",
-        )
-        .bind(pattern)
-        .bind(after)
-        .bind(limit.max(0))
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(crate::users::user_from_row)
-        .collect()
-    }
-
-    /// Changes an account's email and display name; false if there is no such account.
-    pub async fn update_user_profile(
-        &self,
-        id: &str,
-        email: Option<&str>,
-        name: Option<&str>,
-    ) -> Result<bool> {
-        let done = sqlx::query("UPDATE users SET email = $1, name = $2 WHERE id = $3")
-            .bind(email)
-            .bind(name)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
     }
 }

@@ -1,4 +1,4 @@
-//! Accounts and their lockout state.
+//! Accounts (with the helpdesk's search and profile changes) and their lockout state.
 //!
 //! Usernames are unique (stored already normalised by the caller). The lockout state of each
 //! account and kind of secret is a JSON document with a version number: callers read it, apply
@@ -13,7 +13,7 @@ use postern_core::softlock::LockoutState;
 use postern_core::user::User;
 use sqlx::any::AnyRow;
 
-pub(crate) fn user_from_row(row: &AnyRow) -> Result<User> {
+fn user_from_row(row: &AnyRow) -> Result<User> {
     Ok(User {
         id: get_text(row, "id")?,
         username: get_text(row, "username")?,
@@ -165,5 +165,57 @@ impl Store {
             .await?
         };
         Ok(done.rows_affected() == 1)
+    }
+}
+
+impl Store {
+    /// Accounts whose username, email or name contains `search` (any case), by username, after
+    /// the username `after` (keyset paging), at most `limit`.
+    pub async fn search_users(
+        &self,
+        search: Option<&str>,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<User>> {
+        let pattern = search.map(|s| {
+            let escaped = s
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+        sqlx::query(
+            "SELECT id, username, email, name, password_hash, disabled, created_ms FROM users
+             WHERE ($1 IS NULL OR LOWER(username) LIKE $1 ESCAPE '\\'
+                    OR LOWER(COALESCE(email, '')) LIKE $1 ESCAPE '\\'
+                    OR LOWER(COALESCE(name, '')) LIKE $1 ESCAPE '\\')
+               AND ($2 IS NULL OR username > $2)
+             ORDER BY username LIMIT $3",
+        )
+        .bind(pattern)
+        .bind(after)
+        .bind(limit.max(0))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(user_from_row)
+        .collect()
+    }
+
+    /// Changes an account's email and display name; false if there is no such account.
+    pub async fn update_user_profile(
+        &self,
+        id: &str,
+        email: Option<&str>,
+        name: Option<&str>,
+    ) -> Result<bool> {
+        let done = sqlx::query("UPDATE users SET email = $1, name = $2 WHERE id = $3")
+            .bind(email)
+            .bind(name)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 }

@@ -7,8 +7,12 @@
 //! check is constant time, and it satisfies strong authentication on its own. Guessing is bounded
 //! by the caller's lockout, counted before the check.
 
+use crate::clock::iso8601;
 use crate::random::Random;
 use crate::secret::{ct_eq, hmac_sha256};
+use crate::signin_log::StepReason;
+use crate::softlock::FailureRecorded;
+use postern_proto::ErrorCode;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
@@ -176,6 +180,133 @@ pub fn check(
         PassState::Usable => PassCheck::Accepted,
         PassState::Expired => PassCheck::Expired,
         PassState::Used => PassCheck::Used,
+    }
+}
+
+/// A sign-in with a pass, refused: what the pages show (`code`), what the log keeps (`reason`,
+/// `words`). The mapping lives here, next to the pass's rules; the sign-in page only reads and
+/// spends stored passes.
+/// What was wrong with a pass that is the user's or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Not the user's pass (or they have none).
+    Wrong,
+    /// Theirs, expired at `at`.
+    Expired { at: OffsetDateTime },
+    /// Theirs, one-time and used (at `at`, unless another sign-in spent it a moment ago).
+    Used { at: Option<OffsetDateTime> },
+}
+
+/// Why a pass did not sign the user in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The pass was checked and refused, with what the lockout made of the attempt (counted
+    /// before the check).
+    Checked {
+        why: Refusal,
+        recorded: FailureRecorded,
+    },
+    /// No account has this username (the user sees the same as a wrong pass).
+    UnknownUser,
+    /// Locked: the pass was not checked.
+    Locked { until: OffsetDateTime },
+    /// The pass is right, the account disabled.
+    Disabled,
+}
+
+impl Refused {
+    /// The error shown. Expired and used are told only to whoever typed the matching pass; a
+    /// lock set by this very attempt wins over both.
+    pub fn code(self) -> ErrorCode {
+        match self {
+            Refused::Locked { .. }
+            | Refused::Checked {
+                recorded: FailureRecorded::Locked { .. },
+                ..
+            } => ErrorCode::AccountLocked,
+            Refused::Checked { why, .. } => match why {
+                Refusal::Wrong => ErrorCode::WrongAccessPass,
+                Refusal::Expired { .. } => ErrorCode::AccessPassExpired,
+                Refusal::Used { .. } => ErrorCode::AccessPassUsed,
+            },
+            Refused::UnknownUser => ErrorCode::WrongAccessPass,
+            Refused::Disabled => ErrorCode::AccountDisabled,
+        }
+    }
+
+    /// The log's reason key.
+    pub fn reason(self) -> StepReason {
+        match self {
+            Refused::Locked { .. }
+            | Refused::Checked {
+                recorded: FailureRecorded::Locked { .. },
+                ..
+            } => StepReason::AccountLocked,
+            Refused::Checked { why, .. } => match why {
+                Refusal::Wrong => StepReason::AccessPassWrong,
+                Refusal::Expired { .. } => StepReason::AccessPassExpired,
+                Refusal::Used { .. } => StepReason::AccessPassUsed,
+            },
+            Refused::UnknownUser => StepReason::UnknownUser,
+            Refused::Disabled => StepReason::AccountDisabled,
+        }
+    }
+
+    /// The end of the lock that refused this attempt, if one did.
+    pub fn locked_until(self) -> Option<OffsetDateTime> {
+        match self {
+            Refused::Locked { until }
+            | Refused::Checked {
+                recorded: FailureRecorded::Locked { until },
+                ..
+            } => Some(until),
+            _ => None,
+        }
+    }
+
+    /// The sign-in log's words (never the pass).
+    pub fn words(self) -> String {
+        match self {
+            Refused::Checked { why, recorded } => {
+                let what = match why {
+                    Refusal::Wrong => "wrong temporary access pass".to_owned(),
+                    Refusal::Expired { at } => {
+                        format!("temporary access pass expired at {}", iso8601(at))
+                    }
+                    Refusal::Used { at: Some(at) } => format!(
+                        "one-time temporary access pass already used at {}",
+                        iso8601(at)
+                    ),
+                    Refusal::Used { at: None } => {
+                        "temporary access pass spent by another sign-in a moment ago".to_owned()
+                    }
+                };
+                let lock = match recorded {
+                    FailureRecorded::Counted { remaining } => {
+                        format!(
+                            "{remaining} more failure(s) lock temporary access passes for this account"
+                        )
+                    }
+                    FailureRecorded::Repeated => {
+                        "the same as a recent attempt (not counted again towards the lockout)"
+                            .to_owned()
+                    }
+                    FailureRecorded::Locked { until } => format!(
+                        "too many failures: temporary access passes are locked until {}",
+                        iso8601(until)
+                    ),
+                };
+                format!("{what}; {lock}")
+            }
+            Refused::UnknownUser => "no account has this username".into(),
+            Refused::Locked { until } => format!(
+                "temporary access passes locked until {} after repeated failures; the pass was not checked",
+                iso8601(until)
+            ),
+            Refused::Disabled => {
+                "temporary access pass correct, but the account is disabled".into()
+            }
+        }
     }
 }
 

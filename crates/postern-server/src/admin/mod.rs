@@ -3,6 +3,7 @@
 //! ([`Authorized`]), does the change, and appends it to the audit log. Handlers only translate
 //! HTTP or forms to these calls; nothing else in the server changes accounts on an admin's behalf.
 
+pub mod audit_log;
 pub mod clients;
 pub mod methods;
 pub mod signins;
@@ -150,6 +151,26 @@ pub fn clean_label(text: &str, max: usize) -> AdminResult<String> {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
+}
+
+/// A page from `limit + 1` items read: the first `limit`, and the cursor of the last one if more
+/// were there.
+pub fn page_of<T>(mut items: Vec<T>, limit: i64, cursor_of: impl Fn(&T) -> String) -> Page<T> {
+    let more = items.len() as i64 > limit;
+    items.truncate(limit as usize);
+    let next_cursor = more.then(|| items.last()).flatten().map(cursor_of);
+    Page { items, next_cursor }
+}
+
+/// A text filter from a query string: trimmed, empty as absent, at most 200 characters.
+pub(crate) fn filter_text(name: &str, value: Option<String>) -> AdminResult<Option<String>> {
+    match value {
+        Some(v) if v.chars().count() > 200 => Err(AdminError::Invalid(format!(
+            "{name} is at most 200 characters"
+        ))),
+        Some(v) if v.trim().is_empty() => Ok(None),
+        other => Ok(other.map(|v| v.trim().to_owned())),
+    }
 }
 
 /// Page sizes: 50 unless asked, at most 500.

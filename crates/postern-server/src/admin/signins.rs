@@ -1,17 +1,16 @@
 //! The sign-in log for the helpdesk: queries, one sign-in with its steps, its diagnosis, an export
-//! for log systems; and the audit log's query.
+//! for log systems.
 
-use super::{AdminError, AdminResult, Page, cursor, page_size, parse_cursor, parse_time};
+use super::{AdminError, AdminResult, Page, cursor, page_of, page_size, parse_cursor, parse_time};
 use crate::lockout::{self, Kind};
 use crate::state::AppState;
 use postern_core::admin::{Authorized, Read};
-use postern_core::audit::AuditEntry;
 use postern_core::clock::to_millis;
 use postern_core::credential::method::{MethodKind, MethodSecret, default_method};
 use postern_core::diagnosis::{AccountNow, Diagnosis, MethodNow, diagnose};
 use postern_core::signin_log::{SignInEntry, SignInResult};
 use postern_proto::ErrorCode;
-use postern_store::{AuditQuery, SignInQuery};
+use postern_store::SignInQuery;
 use serde::Deserialize;
 
 /// The filters of `GET /admin/v1/signins`, as text from the query string.
@@ -30,16 +29,6 @@ pub struct SignInFilter {
     pub cursor: Option<String>,
 }
 
-fn bounded(name: &str, value: Option<String>) -> AdminResult<Option<String>> {
-    match value {
-        Some(v) if v.chars().count() > 200 => Err(AdminError::Invalid(format!(
-            "{name} is at most 200 characters"
-        ))),
-        Some(v) if v.trim().is_empty() => Ok(None),
-        other => Ok(other.map(|v| v.trim().to_owned())),
-    }
-}
-
 pub async fn query(
     state: &AppState,
     _: &Authorized<Read>,
@@ -47,8 +36,8 @@ pub async fn query(
 ) -> AdminResult<Page<SignInEntry>> {
     // Every filter is checked, even those an `id` makes moot: bad input is refused either way.
     let limit = page_size(f.limit)?;
-    let id = bounded("id", f.id)?;
-    let (user_id, username) = match bounded("user", f.user)? {
+    let id = super::filter_text("id", f.id)?;
+    let (user_id, username) = match super::filter_text("user", f.user)? {
         None => (None, None),
         Some(u) => match super::users::find(state, &u).await {
             Ok(user) => (Some(user.id), None),
@@ -60,7 +49,7 @@ pub async fn query(
             Err(e) => return Err(e),
         },
     };
-    let result = match bounded("result", f.result)? {
+    let result = match super::filter_text("result", f.result)? {
         None => None,
         Some(r) => Some(SignInResult::parse(&r).ok_or_else(|| {
             AdminError::Invalid(
@@ -68,7 +57,7 @@ pub async fn query(
             )
         })?),
     };
-    let error_code = match bounded("error_code", f.error_code)? {
+    let error_code = match super::filter_text("error_code", f.error_code)? {
         None => None,
         Some(c) => Some(
             c.parse::<u32>()
@@ -80,13 +69,13 @@ pub async fn query(
     let q = SignInQuery {
         user_id,
         username,
-        client_id: bounded("client_id", f.client_id)?,
+        client_id: super::filter_text("client_id", f.client_id)?,
         result,
         error_code,
-        from: bounded("from", f.from)?
+        from: super::filter_text("from", f.from)?
             .map(|t| parse_time("from", &t))
             .transpose()?,
-        to: bounded("to", f.to)?
+        to: super::filter_text("to", f.to)?
             .map(|t| parse_time("to", &t))
             .transpose()?,
         before: f.cursor.as_deref().map(parse_cursor).transpose()?,
@@ -99,14 +88,10 @@ pub async fn query(
             next_cursor: None,
         });
     }
-    let mut items = state.store.query_signins(&q).await?;
-    let more = items.len() as i64 > limit;
-    items.truncate(limit as usize);
-    let next_cursor = more
-        .then(|| items.last())
-        .flatten()
-        .map(|e| cursor(to_millis(e.started), &e.correlation_id));
-    Ok(Page { items, next_cursor })
+    let items = state.store.query_signins(&q).await?;
+    Ok(page_of(items, limit, |e| {
+        cursor(to_millis(e.started), &e.correlation_id)
+    }))
 }
 
 /// A query result without the step list (the list is for one sign-in).
@@ -227,52 +212,4 @@ pub async fn export(
         out.push('\n');
     }
     Ok((out, next))
-}
-
-/// The filters of `GET /admin/v1/audit`.
-#[derive(Debug, Default, Deserialize)]
-pub struct AuditFilter {
-    /// A user id or username, client id or token id.
-    pub target: Option<String>,
-    pub action: Option<String>,
-    pub from: Option<String>,
-    pub to: Option<String>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
-}
-
-pub async fn audit_log(
-    state: &AppState,
-    _: &Authorized<Read>,
-    f: AuditFilter,
-) -> AdminResult<Page<AuditEntry>> {
-    let limit = page_size(f.limit)?;
-    let target_id = match bounded("target", f.target)? {
-        None => None,
-        Some(t) => Some(match super::users::find(state, &t).await {
-            Ok(u) => u.id,
-            Err(AdminError::NotFound(_)) => t,
-            Err(e) => return Err(e),
-        }),
-    };
-    let q = AuditQuery {
-        target_id,
-        action: bounded("action", f.action)?,
-        from: bounded("from", f.from)?
-            .map(|t| parse_time("from", &t))
-            .transpose()?,
-        to: bounded("to", f.to)?
-            .map(|t| parse_time("to", &t))
-            .transpose()?,
-        before: f.cursor.as_deref().map(parse_cursor).transpose()?,
-        limit: limit + 1,
-    };
-    let mut items = state.store.query_audit(&q).await?;
-    let more = items.len() as i64 > limit;
-    items.truncate(limit as usize);
-    let next_cursor = more
-        .then(|| items.last())
-        .flatten()
-        .map(|e| cursor(to_millis(e.time), &e.id));
-    Ok(Page { items, next_cursor })
 }

@@ -137,16 +137,17 @@ pub async fn list(
         .store
         .search_users(search, after.as_deref(), limit + 1)
         .await?;
-    let more = users.len() as i64 > limit;
+    let page = super::page_of(users, limit, |u| {
+        data_encoding::BASE64URL_NOPAD.encode(u.username.as_bytes())
+    });
     let mut items = Vec::new();
-    for u in users.iter().take(limit as usize) {
+    for u in &page.items {
         items.push(view(state, u).await?);
     }
-    let next_cursor = more
-        .then(|| items.last())
-        .flatten()
-        .map(|u| data_encoding::BASE64URL_NOPAD.encode(u.username.as_bytes()));
-    Ok(Page { items, next_cursor })
+    Ok(Page {
+        items,
+        next_cursor: page.next_cursor,
+    })
 }
 
 pub async fn get(state: &AppState, _: &Authorized<Read>, id: &str) -> AdminResult<UserView> {
@@ -325,11 +326,7 @@ pub async fn set_disabled(
 /// Ends what a user's browsers and apps hold: SSO sessions, refresh tokens, remembered devices,
 /// unused activation links.
 async fn end_sessions(state: &AppState, user_id: &str) -> AdminResult<()> {
-    let now = super::now(state);
-    state.store.delete_user_sessions(user_id).await?;
-    state.store.revoke_user_tokens(user_id, now).await?;
-    state.store.delete_remembered_devices(user_id).await?;
-    state.store.delete_user_activations(user_id).await?;
+    crate::signin::sign_out_everywhere(state, user_id).await?;
     Ok(())
 }
 

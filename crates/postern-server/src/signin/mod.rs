@@ -522,3 +522,20 @@ pub fn append_query(uri: &str, pairs: &[(&str, &str)]) -> String {
     let sep = if uri.contains('?') { '&' } else { '?' };
     format!("{uri}{sep}{encoded}")
 }
+
+/// Ends everything a user's browsers and apps hold: SSO sessions, refresh tokens, remembered
+/// devices and unused activation links (the user's "sign out everywhere" and the helpdesk's
+/// revocations). Returns how many sessions and refresh tokens ended.
+pub async fn sign_out_everywhere(
+    state: &AppState,
+    user_id: &str,
+) -> Result<(u64, u64), postern_store::StoreError> {
+    let sessions = state.store.delete_user_sessions(user_id).await?;
+    let tokens = state
+        .store
+        .revoke_user_tokens(user_id, state.clock.now())
+        .await?;
+    state.store.delete_remembered_devices(user_id).await?;
+    state.store.delete_user_activations(user_id).await?;
+    Ok((sessions, tokens))
+}

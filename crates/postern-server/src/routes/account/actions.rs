@@ -309,13 +309,7 @@ pub async fn sign_out_everywhere(
 ) -> Response {
     with_account(state, rid, headers, Some((&body, &["csrf"])), Guard::Session, |state, account, _, _| async move {
         let user_id = &account.user.id;
-        let sessions = state.store.delete_user_sessions(user_id).await?;
-        let tokens = state
-            .store
-            .revoke_user_tokens(user_id, state.clock.now())
-            .await?;
-        state.store.delete_remembered_devices(user_id).await?;
-        state.store.delete_user_activations(user_id).await?;
+        let (sessions, tokens) = signin::sign_out_everywhere(&state, user_id).await?;
         tracing::info!(user = %user_id, sessions, tokens, "signed out everywhere by the user");
         let mut res = pages::render(&pages::MessagePage {
             org: state.config.organisation.clone(),

@@ -454,11 +454,14 @@ pub async fn diagnose_signin(
 pub async fn query_audit(
     State(state): State<AppState>,
     caller: Caller,
-    q: Q<signins::AuditFilter>,
+    q: Q<admin::audit_log::AuditFilter>,
 ) -> Response {
     let proof = may!(caller, Read);
     let f = input!(caller, query(q));
-    caller.reply(StatusCode::OK, signins::audit_log(&state, &proof, f).await)
+    caller.reply(
+        StatusCode::OK,
+        admin::audit_log::query(&state, &proof, f).await,
+    )
 }
 
 pub async fn list_tokens(State(state): State<AppState>, caller: Caller) -> Response {

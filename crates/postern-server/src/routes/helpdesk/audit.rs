@@ -4,7 +4,7 @@
 use super::views::{AuditPage, AuditRow};
 use super::{Stop, answer, enter, query};
 use crate::admin::AdminError;
-use crate::admin::signins::{self, AuditFilter};
+use crate::admin::audit_log::{self, AuditFilter};
 use crate::http::RequestId;
 use crate::http::errors::ErrorContext;
 use crate::pages;
@@ -67,7 +67,7 @@ pub async fn show(
             cursor: cursor.map(str::to_owned),
             ..AuditFilter::default()
         };
-        let (rows, next, error) = match signins::audit_log(&state, &proof, filter).await {
+        let (rows, next, error) = match audit_log::query(&state, &proof, filter).await {
             Ok(page) => (
                 page.items.iter().map(AuditRow::from).collect(),
                 page.next_cursor

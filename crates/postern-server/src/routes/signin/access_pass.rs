@@ -1,12 +1,12 @@
 //! Signing in with a temporary access pass, the helpdesk's door for a user who lost every method:
 //! `GET /signin/{flow}/access-pass` shows the form (username and pass) and its `POST` checks the
-//! pass under the password lockout. A pass proves the user on its own, so the sign-in ends on
-//! Security info (where they add a method, with a link on to the application) whatever the
-//! policy asks.
+//! pass under its own lockout (not the password's: guessing the password never locks out the
+//! rescue). A pass proves the user on its own, so the sign-in ends on Security info (where they
+//! add a method, with a link on to the application) whatever the policy asks.
 //!
-//! The pass's rules (lifetime, one-time use, the constant-time check) live in
-//! `postern_core::credential::access_pass`; this file only reads and spends stored passes. The
-//! pass itself never reaches a log, a step or a page.
+//! The pass's rules (lifetime, one-time use, the constant-time check, what a refusal shows and
+//! logs) live in `postern_core::credential::access_pass`; this file only reads and spends stored
+//! passes. The pass itself never reaches a log, a step or a page.
 
 use super::{Answer, open_flow, open_form, unexpected_field};
 use crate::http::errors::{self, ErrorContext};
@@ -24,13 +24,12 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use postern_core::ErrorCode;
 use postern_core::clock::iso8601;
-use postern_core::credential::access_pass::{self, AccessPass, PassCheck};
+use postern_core::credential::access_pass::{self, AccessPass, PassCheck, Refusal, Refused};
 use postern_core::flow::{Flow, FlowState};
 use postern_core::oidc::claims::Authentication;
 use postern_core::oidc::params::Params;
 use postern_core::secret::SecretString;
-use postern_core::signin_log::{SignInResult, StepReason, StepResult};
-use postern_core::softlock::FailureRecorded;
+use postern_core::signin_log::{SignInResult, StepResult};
 use postern_core::user::{User, normalize_username};
 use postern_store::StoreError;
 use time::OffsetDateTime;
@@ -312,128 +311,4 @@ async fn unknown_user_work(
     let stored = state.store.find_access_pass("").await?;
     access_pass::check(&state.mac_key, "", pass.expose(), stored.as_ref(), now);
     Ok(())
-}
-
-/// What was wrong with a pass that is the user's or not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Refusal {
-    /// Not the user's pass (or they have none).
-    Wrong,
-    /// Theirs, expired at `at`.
-    Expired { at: OffsetDateTime },
-    /// Theirs, one-time and used (at `at`, unless another sign-in spent it a moment ago).
-    Used { at: Option<OffsetDateTime> },
-}
-
-/// Why a pass did not sign the user in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Refused {
-    /// The pass was checked and refused, with what the lockout made of the attempt (counted
-    /// before the check).
-    Checked {
-        why: Refusal,
-        recorded: FailureRecorded,
-    },
-    /// No account has this username (the user sees the same as a wrong pass).
-    UnknownUser,
-    /// Locked: the pass was not checked.
-    Locked { until: OffsetDateTime },
-    /// The pass is right, the account disabled.
-    Disabled,
-}
-
-impl Refused {
-    /// The error shown. Expired and used are told only to whoever typed the matching pass; a
-    /// lock set by this very attempt wins over both.
-    fn code(self) -> ErrorCode {
-        match self {
-            Refused::Locked { .. }
-            | Refused::Checked {
-                recorded: FailureRecorded::Locked { .. },
-                ..
-            } => ErrorCode::AccountLocked,
-            Refused::Checked { why, .. } => match why {
-                Refusal::Wrong => ErrorCode::WrongAccessPass,
-                Refusal::Expired { .. } => ErrorCode::AccessPassExpired,
-                Refusal::Used { .. } => ErrorCode::AccessPassUsed,
-            },
-            Refused::UnknownUser => ErrorCode::WrongAccessPass,
-            Refused::Disabled => ErrorCode::AccountDisabled,
-        }
-    }
-
-    /// The log's reason key.
-    fn reason(self) -> StepReason {
-        match self {
-            Refused::Locked { .. }
-            | Refused::Checked {
-                recorded: FailureRecorded::Locked { .. },
-                ..
-            } => StepReason::AccountLocked,
-            Refused::Checked { why, .. } => match why {
-                Refusal::Wrong => StepReason::AccessPassWrong,
-                Refusal::Expired { .. } => StepReason::AccessPassExpired,
-                Refusal::Used { .. } => StepReason::AccessPassUsed,
-            },
-            Refused::UnknownUser => StepReason::UnknownUser,
-            Refused::Disabled => StepReason::AccountDisabled,
-        }
-    }
-
-    /// The end of the lock that refused this attempt, if one did.
-    fn locked_until(self) -> Option<OffsetDateTime> {
-        match self {
-            Refused::Locked { until }
-            | Refused::Checked {
-                recorded: FailureRecorded::Locked { until },
-                ..
-            } => Some(until),
-            _ => None,
-        }
-    }
-
-    /// The sign-in log's words (never the pass).
-    fn words(self) -> String {
-        match self {
-            Refused::Checked { why, recorded } => {
-                let what = match why {
-                    Refusal::Wrong => "wrong temporary access pass".to_owned(),
-                    Refusal::Expired { at } => {
-                        format!("temporary access pass expired at {}", iso8601(at))
-                    }
-                    Refusal::Used { at: Some(at) } => format!(
-                        "one-time temporary access pass already used at {}",
-                        iso8601(at)
-                    ),
-                    Refusal::Used { at: None } => {
-                        "temporary access pass spent by another sign-in a moment ago".to_owned()
-                    }
-                };
-                let lock = match recorded {
-                    FailureRecorded::Counted { remaining } => {
-                        format!(
-                            "{remaining} more failure(s) lock temporary access passes for this account"
-                        )
-                    }
-                    FailureRecorded::Repeated => {
-                        "the same as a recent attempt (not counted again towards the lockout)"
-                            .to_owned()
-                    }
-                    FailureRecorded::Locked { until } => format!(
-                        "too many failures: temporary access passes are locked until {}",
-                        iso8601(until)
-                    ),
-                };
-                format!("{what}; {lock}")
-            }
-            Refused::UnknownUser => "no account has this username".into(),
-            Refused::Locked { until } => format!(
-                "temporary access passes locked until {} after repeated failures; the pass was not checked",
-                iso8601(until)
-            ),
-            Refused::Disabled => {
-                "temporary access pass correct, but the account is disabled".into()
-            }
-        }
-    }
 }
