@@ -98,11 +98,19 @@ pub(crate) async fn audit<P>(
     origin: &Origin,
     change: Change<'_>,
 ) -> AdminResult<()> {
-    let correlation_id = match origin.signin.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(id) => Some(match state.store.find_signin(id).await? {
+    // An id is letters, digits and dashes, whoever sent it (API header, helpdesk form, CLI): it
+    // is shown in pages and terminals.
+    let named: Option<String> = origin.signin.as_deref().map(|id| {
+        id.chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .take(100)
+            .collect()
+    });
+    let correlation_id = match named.filter(|id| !id.is_empty()) {
+        None => None,
+        Some(id) => Some(match state.store.find_signin(&id).await? {
             Some(entry) => entry.correlation_id,
-            None => id.chars().take(100).collect(),
+            None => id,
         }),
     };
     let actor = who.actor();

@@ -133,19 +133,12 @@ impl FromRequestParts<AppState> for Caller {
                 .get::<ClientInfo>()
                 .map(|i| i.ip.to_string()),
             request_id: Some(request_id.clone()),
+            // Cleaned where it is recorded (`crate::admin::audit`).
             signin: parts
                 .headers
                 .get(SIGNIN_HEADER)
                 .and_then(|v| v.to_str().ok())
-                .map(|s| {
-                    // An id: letters, digits and dashes (it is shown in pages and terminals).
-                    s.trim()
-                        .chars()
-                        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-                        .take(100)
-                        .collect::<String>()
-                })
-                .filter(|s| !s.is_empty()),
+                .map(str::to_owned),
         };
         if let Some(LocalOperator(actor)) = parts.extensions.get::<LocalOperator>() {
             return Ok(Caller {
