@@ -221,6 +221,7 @@ impl Client {
         let request = ActivateRequest {
             code: link.code.clone(),
             public_key: key.public_key_b64(),
+            key_algorithm: postern_proto::authenticator::KeyAlgorithm::Ed25519,
             device_name: device_name.to_owned(),
             app_version: APP_VERSION.to_owned(),
         };
@@ -562,6 +563,7 @@ mod tests {
             error: ApiError {
                 error: "unknown_device".into(),
                 message: "no such device".into(),
+                server_time_ms: None,
             },
             server_date_ms: None,
         };

@@ -100,6 +100,7 @@ pub async fn seed(
             is_default: true,
             secret: MethodSecret::Push {
                 public_key: B64.encode(key.public_key().as_ref()),
+                key_algorithm: postern_proto::authenticator::KeyAlgorithm::Ed25519,
                 app_version: "postern-bench".into(),
             },
             version: 1,

@@ -197,6 +197,9 @@ pub struct PushDelivery {
     pub received: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub shown: Option<OffsetDateTime>,
+    /// What the Web Push service answered to the wake-up notification ("push service accepted
+    /// (201)"); absent when none was sent.
+    pub notification: Option<String>,
 }
 
 fn time_of(ms: Option<i64>) -> Option<OffsetDateTime> {
@@ -218,6 +221,7 @@ fn push_request(c: &Challenge) -> PushRequest {
                 woken: time_of(d.woke_ms),
                 received: time_of(d.fetched_ms),
                 shown: time_of(d.shown_ms),
+                notification: d.web_push.as_ref().map(|r| r.words.clone()),
             })
             .collect(),
         answer: c.answer.as_ref().map(|a| a.resolution),

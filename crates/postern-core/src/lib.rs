@@ -21,5 +21,6 @@ pub mod session;
 pub mod signin_log;
 pub mod softlock;
 pub mod user;
+pub mod web_push;
 
 pub use postern_proto::ErrorCode;

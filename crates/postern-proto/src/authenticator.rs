@@ -2,19 +2,26 @@
 //!
 //! Base path `{issuer}/api/authenticator/v1`. Activation is the only unsigned call (it carries the
 //! single-use activation code from the QR/link). Every other request is signed with the device's
-//! Ed25519 key, whose private half never leaves the app's vault:
+//! key — Ed25519, or ECDSA P-256 with SHA-256 for browsers whose WebCrypto has no Ed25519 (see
+//! [`KeyAlgorithm`]) — whose private half never leaves the app (the CLI's vault, or the web
+//! app's non-extractable WebCrypto key):
 //!
 //! ```text
 //! Postern-Device: <device id>
 //! Postern-Timestamp: <unix milliseconds>
-//! Postern-Signature: base64url(Ed25519(signing_input))
+//! Postern-Signature: base64url(signature over signing_input)
 //! signing_input = METHOD "\n" PATH_AND_QUERY "\n" base64url(SHA-256(body)) "\n" TIMESTAMP "\n" DEVICE_ID
 //! ```
 //!
-//! The server refuses a timestamp more than [`MAX_SKEW_MS`] from its clock, a signature it has
-//! already seen (replay), and a device that was removed. An answer to a push is such a signed
-//! request, so its signature covers the challenge id (in the path), the decision, the number and
-//! the time.
+//! The server refuses a timestamp more than [`MAX_SKEW_MS`] from its clock (the refusal carries
+//! the server's time, so an app with a wrong clock can correct itself), a signature it has already
+//! seen (replay), and a device that was removed. An answer to a push is such a signed request, so
+//! its signature covers the challenge id (in the path), the decision, the number and the time.
+//!
+//! Web Push (RFC 8030/8291/8292) is only a wake-up call on top: an app may register a browser push
+//! subscription for its device ([`WebPushSubscription`]); the server then sends an encrypted
+//! notification for each new request, holding nothing secret (never the number). What is pending
+//! is always fetched from `pending` or `events`.
 
 use serde::{Deserialize, Serialize};
 
@@ -41,13 +48,47 @@ pub fn signing_input(
     format!("{method}\n{path_and_query}\n{body_sha256_b64url}\n{timestamp_ms}\n{device_id}")
 }
 
+/// The device key's algorithm, as its signatures are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyAlgorithm {
+    /// Ed25519 (RFC 8032): a 32-byte public key, 64-byte signatures. The CLI's, and the web app's
+    /// where WebCrypto has it.
+    #[default]
+    Ed25519,
+    /// ECDSA over P-256 with SHA-256: the public key as the 65-byte uncompressed point, signatures
+    /// as the 64-byte `r || s` that WebCrypto produces (IEEE P1363, not DER).
+    P256,
+}
+
+impl KeyAlgorithm {
+    /// The length of a valid public key.
+    pub fn public_key_len(self) -> usize {
+        match self {
+            KeyAlgorithm::Ed25519 => 32,
+            KeyAlgorithm::P256 => 65,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyAlgorithm::Ed25519 => "ed25519",
+            KeyAlgorithm::P256 => "p256",
+        }
+    }
+}
+
 /// `POST {API_PREFIX}/activate` (unsigned).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActivateRequest {
     /// The `code` of the activation link.
     pub code: String,
-    /// The device's Ed25519 public key, 32 bytes, base64url without padding.
+    /// The device's public key, base64url without padding (32 bytes for Ed25519, the 65-byte
+    /// uncompressed point for P-256).
     pub public_key: String,
+    /// Absent means Ed25519 (what every app sent before P-256 was accepted).
+    #[serde(default)]
+    pub key_algorithm: KeyAlgorithm,
     /// Shown to the user and the helpdesk ("Pixel 7", "Ada's laptop").
     pub device_name: String,
     pub app_version: String,
@@ -134,6 +175,9 @@ pub struct AnswerResponse {
 }
 
 /// `GET {API_PREFIX}/device` (signed): is this registration still valid; the server's clock.
+/// `DELETE` on the same path removes this device from its account (the app's "Remove from this
+/// phone"): 204, or 409 `last_method` when it is the account's only way in while the policy
+/// requires a second factor (the same rule as Security info).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceStatus {
     pub device_id: String,
@@ -144,11 +188,66 @@ pub struct DeviceStatus {
 
 /// Errors of the API: `{"error": "...", "message": "..."}` with a 4xx status. `error` is one of
 /// `invalid_request`, `activation_invalid`, `unknown_device`, `bad_signature`, `clock_skew`,
-/// `replayed`, `not_found`, `rate_limited`.
+/// `replayed`, `not_found`, `rate_limited`, `last_method`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiError {
     pub error: String,
     pub message: String,
+    /// With `clock_skew`: the server's clock (unix ms), so the app can sign with corrected time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_time_ms: Option<i64>,
+}
+
+/// `GET {API_PREFIX}/web-push` (unsigned): what a browser needs to subscribe to Web Push for this
+/// server — the VAPID public key (RFC 8292), the uncompressed P-256 point in base64url, given to
+/// `PushManager.subscribe` as `applicationServerKey`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebPushInfo {
+    pub application_server_key: String,
+}
+
+/// The keys of a browser push subscription (RFC 8291), base64url.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebPushKeys {
+    /// The subscription's P-256 public key (65-byte uncompressed point).
+    pub p256dh: String,
+    /// The 16-byte authentication secret.
+    pub auth: String,
+}
+
+/// `PUT {API_PREFIX}/web-push/subscription` (signed): a browser push subscription for this
+/// device, in the shape of `PushSubscription.toJSON()`. The endpoint must be an `https://` URL on
+/// a public address; a device keeps at most [`MAX_WEB_PUSH_SUBSCRIPTIONS`] (the oldest goes).
+/// `DELETE` on the same path removes the device's subscriptions. Both answer 204.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebPushSubscription {
+    pub endpoint: String,
+    pub keys: WebPushKeys,
+    #[serde(
+        default,
+        rename = "expirationTime",
+        skip_serializing_if = "Option::is_none"
+    )]
+    /// When the browser will end it (ms since the epoch), if it says; not used by the server.
+    pub expiration_time: Option<f64>,
+}
+
+/// Subscriptions kept per device (a browser that re-subscribes replaces its old endpoint).
+pub const MAX_WEB_PUSH_SUBSCRIPTIONS: usize = 3;
+
+/// The decrypted body of a Web Push message: a wake-up call, nothing secret (never the number).
+/// The app fetches the request itself (`pending`), signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebPushMessage {
+    /// `challenge`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The device the request is for (the app may hold several accounts).
+    pub device_id: String,
+    /// The push request's id.
+    pub challenge_id: String,
+    /// The application the sign-in is for, for the notification's text.
+    pub app: String,
 }
 
 /// Server-sent events on `GET {API_PREFIX}/events` (signed): `event: challenge` with a

@@ -147,6 +147,20 @@ async fn build(
         base_lock: time::Duration::seconds(config.lockout.lock_seconds as i64),
         max_lock: time::Duration::seconds(config.lockout.max_lock_seconds as i64),
     };
+    let web_push = if load_keys && config.web_push.enabled {
+        let loaded = crate::push::notifications::WebPush::load(
+            &store,
+            &master,
+            &*rng,
+            &config.web_push,
+            &issuer,
+        )
+        .await
+        .map_err(|e| StartError(e.to_string()))?;
+        Some(Arc::new(loaded))
+    } else {
+        None
+    };
     let config_client_cache_seconds = config.tokens.client_cache_seconds;
     let signin_rate = f64::from(config.limits.signin_per_minute);
     let token_rate = f64::from(config.limits.token_per_second);
@@ -173,6 +187,7 @@ async fn build(
             config_client_cache_seconds,
         )),
         wakeups: Arc::new(crate::push::wakeup::InProcess::default()),
+        web_push,
         stopping: tokio::sync::watch::channel(false).0,
     })))
 }
@@ -217,6 +232,8 @@ impl RunningServer {
 
 /// Binds, builds the state and serves in the background. `shutdown` (if given) stops it too.
 pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServer, StartError> {
+    let tls = crate::tls::Acceptor::from_config(&config.tls, clock.clone())
+        .map_err(|e| StartError(e.to_string()))?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| StartError(format!("listen: cannot listen on {}: {e}", config.listen)))?;
@@ -228,7 +245,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
     let (tx, rx) = oneshot::channel::<()>();
     let app = crate::routes::router(state.clone());
     let stopping = state.stopping.clone();
-    let task = tokio::spawn(serve(listener, app, rx, stopping));
+    let task = tokio::spawn(serve(listener, tls, app, rx, stopping));
     let jobs = tokio::spawn(background_jobs(state.clone()));
     Ok(RunningServer {
         addr,
@@ -245,18 +262,16 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
 /// and keeps each idle authenticator stream about 8 KiB lighter (BENCHMARKS.md).
 const MAX_CONNECTION_BUFFER: usize = 8192;
 
-/// Accepts connections and serves each with HTTP/1.1 until `stop` fires; then every connection
-/// finishes its in-flight request (long-lived event streams end on `stopping`) before it returns.
+/// Accepts connections and serves each with HTTP/1.1 (over TLS when `tls` is given) until `stop`
+/// fires; then every connection finishes its in-flight request (long-lived event streams end on
+/// `stopping`) before it returns.
 async fn serve(
     listener: tokio::net::TcpListener,
+    tls: Option<crate::tls::Acceptor>,
     app: axum::Router,
     mut stop: oneshot::Receiver<()>,
     stopping: tokio::sync::watch::Sender<bool>,
 ) -> std::io::Result<()> {
-    use hyper_util::rt::TokioIo;
-    use hyper_util::service::TowerToHyperService;
-    use tower::ServiceExt;
-
     // Every connection task holds a receiver; the sender's `closed()` says all are done.
     let (open_tx, open_rx) = tokio::sync::watch::channel(());
     loop {
@@ -272,29 +287,23 @@ async fn serve(
             },
             _ = &mut stop => break,
         };
-        // The router is shared (a cheap clone); the peer address goes into each request.
-        let service =
-            app.clone()
-                .map_request(move |req: axum::http::Request<hyper::body::Incoming>| {
-                    let mut req = req.map(axum::body::Body::new);
-                    req.extensions_mut()
-                        .insert(axum::extract::ConnectInfo(peer));
-                    req
-                });
+        let app = app.clone();
+        let tls = tls.clone();
         let mut stopping_rx = stopping.subscribe();
         let open = open_rx.clone();
         tokio::spawn(async move {
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder.max_buf_size(MAX_CONNECTION_BUFFER);
-            let conn = builder
-                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
-                .with_upgrades();
-            let mut conn = std::pin::pin!(conn);
-            tokio::select! {
-                _ = conn.as_mut() => {}
-                _ = async { let _ = stopping_rx.wait_for(|s| *s).await; } => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
+            match tls {
+                None => serve_connection(stream, peer, app, stopping_rx).await,
+                Some(tls) => {
+                    // The handshake runs here, not in the accept loop, and ends at the timeout
+                    // or when the server stops.
+                    let secured = tokio::select! {
+                        secured = tls.handshake(stream, peer) => secured,
+                        _ = stopping_rx.wait_for(|s| *s) => None,
+                    };
+                    if let Some(stream) = secured {
+                        serve_connection(stream, peer, app, stopping_rx).await;
+                    }
                 }
             }
             drop(open);
@@ -304,6 +313,42 @@ async fn serve(
     drop(open_rx);
     open_tx.closed().await;
     Ok(())
+}
+
+/// Serves one connection with HTTP/1.1 until the client closes it, or, once `stopping` turns true,
+/// until its in-flight request is answered.
+async fn serve_connection<S>(
+    stream: S,
+    peer: SocketAddr,
+    app: axum::Router,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use hyper_util::rt::TokioIo;
+    use hyper_util::service::TowerToHyperService;
+    use tower::ServiceExt;
+
+    // The router is shared (a cheap clone); the peer address goes into each request.
+    let service = app.map_request(move |req: axum::http::Request<hyper::body::Incoming>| {
+        let mut req = req.map(axum::body::Body::new);
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
+        req
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.max_buf_size(MAX_CONNECTION_BUFFER);
+    let conn = builder
+        .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+        .with_upgrades();
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = async { let _ = stopping.wait_for(|s| *s).await; } => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
 }
 
 /// Reloads keys every minute (rotations made by `postern admin keys rotate` or another node),

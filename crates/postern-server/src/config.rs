@@ -16,8 +16,9 @@ use std::path::{Path, PathBuf};
 pub struct Config {
     /// Address to listen on.
     pub listen: SocketAddr,
-    /// Public base URL; default `http://` + the listen address.
+    /// Public base URL; default `http://` + the listen address (`https://` with `tls`).
     pub issuer: Option<String>,
+    pub tls: TlsConfig,
     /// Holds the SQLite file and the master key.
     pub data_dir: PathBuf,
     /// `postgres://…` selects PostgreSQL; default SQLite in the data directory.
@@ -43,6 +44,79 @@ pub struct Config {
     pub signin_log_days: i64,
     /// Days the audit log of administrative changes is kept.
     pub audit_log_days: i64,
+    pub web_push: WebPushConfig,
+}
+
+/// HTTPS without a reverse proxy: Postern terminates TLS itself with these PEM files, and picks
+/// up a renewed pair (e.g. from certbot) without a restart.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TlsConfig {
+    /// The certificate chain (PEM, server certificate first). Together with `key_file`.
+    pub cert_file: Option<PathBuf>,
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 RSA or SEC1 EC).
+    pub key_file: Option<PathBuf>,
+    /// How often (seconds) the files are checked for a renewed certificate.
+    pub reload_seconds: u64,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self {
+            cert_file: None,
+            key_file: None,
+            reload_seconds: 60,
+        }
+    }
+}
+
+impl TlsConfig {
+    /// Whether Postern serves HTTPS.
+    pub fn enabled(&self) -> bool {
+        self.cert_file.is_some()
+    }
+}
+
+/// Web Push wake-up notifications to the Postern Authenticator web app (RFC 8030/8291/8292).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WebPushConfig {
+    /// Send a notification to subscribed devices for each push request (default on). Off, the
+    /// app still hears of requests over its open connection and whenever it refreshes.
+    pub enabled: bool,
+    /// How push services reach the operator (the VAPID `sub`): a `mailto:` or `https:` URL.
+    /// Default: the issuer when it is https, else `mailto:postmaster@localhost`.
+    pub subject: Option<String>,
+    /// How long one push service may take to answer.
+    pub timeout_seconds: u64,
+    /// Notifications in flight at once, across all push services.
+    pub max_concurrent: usize,
+    /// For tests only: accept `http://` endpoints on this machine (a local push service). Never
+    /// any other non-public address.
+    pub allow_loopback_endpoints: bool,
+}
+
+impl Default for WebPushConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            subject: None,
+            timeout_seconds: 10,
+            max_concurrent: 8,
+            allow_loopback_endpoints: false,
+        }
+    }
+}
+
+impl WebPushConfig {
+    /// The VAPID subject for a server at `issuer`.
+    pub fn subject_for(&self, issuer: &str) -> String {
+        match &self.subject {
+            Some(s) => s.clone(),
+            None if issuer.starts_with("https://") => issuer.to_owned(),
+            None => "mailto:postmaster@localhost".to_owned(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -178,6 +252,7 @@ impl Default for Config {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             issuer: None,
+            tls: TlsConfig::default(),
             data_dir: PathBuf::from("./postern-data"),
             database_url: None,
             master_key: None,
@@ -193,6 +268,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             signin_log_days: 30,
             audit_log_days: 365,
+            web_push: WebPushConfig::default(),
         }
     }
 }
@@ -315,8 +391,27 @@ impl Config {
         if self.audit_log_days < 1 {
             return bad("audit_log_days must be at least 1".into());
         }
+        let w = &self.web_push;
+        if w.subject
+            .as_deref()
+            .is_some_and(|s| !(s.starts_with("mailto:") || s.starts_with("https://")))
+        {
+            return bad("web_push.subject must be a mailto: or https:// URL".into());
+        }
+        if !(1..=60).contains(&w.timeout_seconds) {
+            return bad("web_push.timeout_seconds must be between 1 and 60".into());
+        }
+        if !(1..=256).contains(&w.max_concurrent) {
+            return bad("web_push.max_concurrent must be between 1 and 256".into());
+        }
         if self.password_concurrency == Some(0) {
             return bad("password_concurrency must be at least 1".into());
+        }
+        if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
+            return bad("tls.cert_file and tls.key_file go together: set both, or neither".into());
+        }
+        if !(1..=86_400).contains(&self.tls.reload_seconds) {
+            return bad("tls.reload_seconds must be between 1 and 86400".into());
         }
         Ok(())
     }
@@ -325,6 +420,7 @@ impl Config {
     pub fn issuer_for(&self, bound: SocketAddr) -> String {
         match &self.issuer {
             Some(i) => i.trim_end_matches('/').to_owned(),
+            None if self.tls.enabled() => format!("https://{bound}"),
             None => format!("http://{bound}"),
         }
     }

@@ -21,3 +21,4 @@ pub mod ratelimit;
 pub mod routes;
 pub mod signin;
 pub mod state;
+pub mod tls;

@@ -47,6 +47,8 @@ counters! {
     token_errors => "postern_token_errors_total", "", "Token endpoint requests refused.";
     password_checks => "postern_password_checks_total", "", "Argon2id verifications run.";
     rate_limited => "postern_rate_limited_total", "", "Requests refused by per-address throttling.";
+    web_push_accepted => "postern_web_push_total", "{result=\"accepted\"}", "Web Push wake-up notifications by the push service's answer.";
+    web_push_failed => "postern_web_push_total", "{result=\"failed\"}", "Web Push wake-up notifications by the push service's answer.";
 }
 
 impl Metrics {

@@ -158,6 +158,8 @@ pub struct RegisterPage {
     pub client_name: String,
     pub username: String,
     pub action: String,
+    /// Registering the Postern Authenticator instead.
+    pub authenticator_url: String,
     pub csrf: String,
     pub enroll: EnrollView,
     pub error: Option<ErrorView>,
@@ -184,6 +186,11 @@ pub struct PushEnrollPage {
     pub url: String,
     pub qr_svg: String,
     pub expires: String,
+    /// Why the web app cannot be offered at this address (no QR code then), if it cannot.
+    pub web_app_unavailable: Option<String>,
+    /// Where "Done" goes: Security info, or on with a sign-in (the registration interrupt).
+    pub done_href: String,
+    pub done_label: String,
 }
 
 /// New recovery codes, shown once.

@@ -33,6 +33,9 @@ pub use push::{ChallengeCreated, PushState};
 pub use signin_log::{SignInQuery, SignInRecord};
 mod tokens;
 mod users;
+mod web_push;
+
+pub use web_push::WebPushSubscriptionRecord;
 
 use postern_core::oidc::jws::SigningAlg;
 use postern_core::signin_log::SignInResult;

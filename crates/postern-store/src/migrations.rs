@@ -61,6 +61,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: SCHEMA_4,
         postgres: SCHEMA_4,
     },
+    Migration {
+        version: 5,
+        description: "web push subscriptions of authenticator devices",
+        sqlite: SCHEMA_5,
+        postgres: SCHEMA_5,
+    },
 ];
 
 /// Key of the PostgreSQL advisory lock held while migrating ("postern" in ASCII).
@@ -540,6 +546,23 @@ CREATE TABLE access_passes (
 CREATE INDEX access_passes_expires ON access_passes (expires_ms);
 CREATE INDEX signins_client_started ON signins (client_id, started_ms);
 CREATE INDEX signins_error_started ON signins (error_code, started_ms)
+";
+
+/// The Web Push subscriptions of Postern Authenticator devices (a browser's push endpoint and its
+/// RFC 8291 keys; the auth secret sealed with the master key), removed with their device.
+const SCHEMA_5: &str = "
+CREATE TABLE web_push_subscriptions (
+    id TEXT PRIMARY KEY,
+    device_id TEXT NOT NULL REFERENCES auth_methods (id) ON DELETE CASCADE,
+    endpoint TEXT NOT NULL,
+    p256dh TEXT NOT NULL,
+    sealed_auth TEXT NOT NULL,
+    created_ms BIGINT NOT NULL,
+    last_sent_ms BIGINT,
+    last_result TEXT,
+    UNIQUE (device_id, endpoint)
+);
+CREATE INDEX web_push_subscriptions_device ON web_push_subscriptions (device_id, created_ms)
 ";
 
 #[cfg(test)]

@@ -25,4 +25,17 @@ impl Store {
         .await?;
         Ok(())
     }
+
+    /// Sets a value only if none is set yet; true if this call set it. Nodes starting together
+    /// may each try: one value wins and every node reads that one.
+    pub async fn create_setting(&self, key: &str, value: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
 }

@@ -101,6 +101,7 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
         axum::Json(ApiError {
             error: code.into(),
             message: message.into(),
+            server_time_ms: None,
         }),
     )
         .into_response()

@@ -80,8 +80,12 @@ pub struct RecoveryCodeSlot {
 pub enum MethodSecret {
     /// A registered Postern Authenticator; the method id is the device id.
     Push {
-        /// Ed25519 public key, base64url.
+        /// The device's public key, base64url (see `key_algorithm`).
         public_key: String,
+        /// Ed25519 (the CLI; devices registered before P-256 existed) or P-256 (a browser
+        /// without Ed25519 in WebCrypto).
+        #[serde(default)]
+        key_algorithm: postern_proto::authenticator::KeyAlgorithm,
         app_version: String,
     },
     Totp {

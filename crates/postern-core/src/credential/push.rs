@@ -32,6 +32,62 @@ pub struct Delivery {
     pub fetched_ms: Option<i64>,
     /// The app showed it to the user.
     pub shown_ms: Option<i64>,
+    /// The device's Web Push subscriptions when the challenge was made (0: no notification is
+    /// sent; the app hears of it over its open connection or when it next fetches).
+    #[serde(default)]
+    pub web_push_subscriptions: u32,
+    /// What the push service answered to the wake-up notification, once it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_push: Option<WebPushResult>,
+}
+
+/// The push service's answer to one device's wake-up notification (RFC 8030).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebPushResult {
+    /// Accepted for delivery (which still may come late, or never: the request waits anyway).
+    pub accepted: bool,
+    /// The answer in words: "push service accepted (201)", "push service unreachable: …".
+    pub words: String,
+    pub at_ms: i64,
+}
+
+impl Delivery {
+    /// A delivery that has not started, for a device with `web_push_subscriptions`.
+    pub fn new(
+        device_id: &str,
+        device_name: &str,
+        last_seen_ms: Option<i64>,
+        web_push_subscriptions: u32,
+    ) -> Delivery {
+        Delivery {
+            device_id: device_id.to_owned(),
+            device_name: device_name.to_owned(),
+            last_seen_ms,
+            woke_ms: None,
+            fetched_ms: None,
+            shown_ms: None,
+            web_push_subscriptions,
+            web_push: None,
+        }
+    }
+
+    /// What became of the notification, for the waiting page ("a notification went to …").
+    fn notification_note(&self) -> Option<String> {
+        match &self.web_push {
+            Some(r) if r.accepted => Some(format!(
+                "A notification went to '{}': tap it, or open the Postern Authenticator.",
+                self.device_name
+            )),
+            Some(r) => Some(format!(
+                "The notification to '{}' could not be sent ({}): open the Postern Authenticator on it, the request is waiting there.",
+                self.device_name, r.words
+            )),
+            None if self.web_push_subscriptions > 0 => {
+                Some(format!("Sending a notification to '{}'…", self.device_name))
+            }
+            None => None,
+        }
+    }
 }
 
 /// How a challenge was answered.
@@ -115,6 +171,10 @@ impl Challenge {
         }
         let mut text = "Sent — your device hasn't picked it up yet.".to_owned();
         for d in &self.deliveries {
+            if let Some(note) = d.notification_note() {
+                text.push(' ');
+                text.push_str(&note);
+            }
             if let Some(note) = stale_note(d, now) {
                 text.push(' ');
                 text.push_str(&note);
@@ -179,13 +239,19 @@ impl Challenge {
                         let who: Vec<String> = self
                             .deliveries
                             .iter()
-                            .map(|d| match d.last_seen_ms {
-                                Some(ms) => format!(
-                                    "'{}' has not connected since {}",
-                                    d.device_name,
-                                    crate::clock::iso8601(crate::clock::from_millis(ms))
-                                ),
-                                None => format!("'{}' has never connected", d.device_name),
+                            .map(|d| {
+                                let seen = match d.last_seen_ms {
+                                    Some(ms) => format!(
+                                        "'{}' has not connected since {}",
+                                        d.device_name,
+                                        crate::clock::iso8601(crate::clock::from_millis(ms))
+                                    ),
+                                    None => format!("'{}' has never connected", d.device_name),
+                                };
+                                match &d.web_push {
+                                    Some(r) => format!("{seen} (its notification: {})", r.words),
+                                    None => seen,
+                                }
                             })
                             .collect();
                         format!("not delivered within {secs} s: {}", who.join("; "))
@@ -285,14 +351,12 @@ mod tests {
             number: 42,
             created: now,
             expires: now + Duration::seconds(60),
-            deliveries: vec![Delivery {
-                device_id: "d".into(),
-                device_name: "Pixel 7".into(),
-                last_seen_ms: Some(crate::clock::to_millis(now - Duration::days(3))),
-                woke_ms: None,
-                fetched_ms: None,
-                shown_ms: None,
-            }],
+            deliveries: vec![Delivery::new(
+                "d",
+                "Pixel 7",
+                Some(crate::clock::to_millis(now - Duration::days(3))),
+                0,
+            )],
             answer: None,
             failure_logged: false,
             version: 1,
@@ -350,6 +414,38 @@ mod tests {
             "opened on 'Pixel 7' but not answered within 60 s"
         );
         assert!(opened.progress(now).starts_with("Opened on 'Pixel 7'"));
+        let mut notified = c.clone();
+        notified.deliveries[0].web_push_subscriptions = 1;
+        assert!(
+            notified
+                .progress(now)
+                .contains("Sending a notification to 'Pixel 7'")
+        );
+        notified.deliveries[0].web_push = Some(WebPushResult {
+            accepted: true,
+            words: "push service accepted (201)".into(),
+            at_ms: 1,
+        });
+        assert!(
+            notified
+                .progress(now)
+                .contains("A notification went to 'Pixel 7'")
+        );
+        assert!(
+            notified
+                .cause(later)
+                .unwrap()
+                .ends_with("(its notification: push service accepted (201))")
+        );
+        notified.deliveries[0].web_push = Some(WebPushResult {
+            accepted: false,
+            words: "push service unreachable: timed out after 10 s".into(),
+            at_ms: 1,
+        });
+        assert!(notified.progress(now).contains(
+            "could not be sent (push service unreachable: timed out after 10 s): open the Postern Authenticator"
+        ));
+
         let mut denied = c.clone();
         denied.answer = Some(Answer {
             device_id: "d".into(),

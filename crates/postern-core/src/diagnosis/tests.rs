@@ -62,12 +62,8 @@ fn challenge(last_seen: Option<i64>, fetched: bool, answer: Option<Resolution>) 
         created: t(0),
         expires: t(60),
         deliveries: vec![Delivery {
-            device_id: "d1".into(),
-            device_name: "Pixel 7".into(),
-            last_seen_ms: last_seen,
-            woke_ms: None,
             fetched_ms: fetched.then(|| crate::clock::to_millis(t(2))),
-            shown_ms: None,
+            ..Delivery::new("d1", "Pixel 7", last_seen, 0)
         }],
         answer: answer.map(|resolution| Answer {
             device_id: "d1".into(),

@@ -38,6 +38,10 @@ pub struct MethodView {
         skip_serializing_if = "Option::is_none"
     )]
     pub last_contact: Option<OffsetDateTime>,
+    /// Authenticator devices: how many browser push subscriptions it has (0: no notifications,
+    /// the app hears of requests only while open).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<usize>,
     /// Recovery codes: how many are unused (of 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub codes_left: Option<usize>,
@@ -72,12 +76,13 @@ async fn method_view(
     m: &Method,
     default_id: Option<&str>,
 ) -> AdminResult<MethodView> {
-    let (app_version, last_contact) = match &m.secret {
+    let (app_version, last_contact, notifications) = match &m.secret {
         MethodSecret::Push { app_version, .. } => (
             Some(app_version.clone()),
             state.store.find_device_contact(&m.id).await?,
+            Some(state.store.list_web_push_subscriptions(&m.id).await?.len()),
         ),
-        _ => (None, None),
+        _ => (None, None, None),
     };
     Ok(MethodView {
         id: m.id.clone(),
@@ -88,6 +93,7 @@ async fn method_view(
         is_default: default_id == Some(m.id.as_str()),
         app_version,
         last_contact,
+        notifications,
         codes_left: (m.kind() == MethodKind::RecoveryCodes).then(|| m.secret.remaining_codes()),
         expires: None,
         once: None,
@@ -105,6 +111,7 @@ fn pass_view(p: &AccessPass, now: OffsetDateTime) -> MethodView {
         is_default: false,
         app_version: None,
         last_contact: None,
+        notifications: None,
         codes_left: None,
         expires: Some(p.expires),
         once: Some(p.once),

@@ -453,6 +453,11 @@ fn print_methods(username: &str, methods: &Value) {
         if let Some(v) = m["app_version"].as_str() {
             line.push_str(&format!(", app {v}"));
         }
+        match m["notifications"].as_u64() {
+            Some(0) => line.push_str(", notifications off"),
+            Some(_) => line.push_str(", notifications on"),
+            None => {}
+        }
         if let Some(seen) = m["last_contact"].as_str() {
             line.push_str(&format!(", last contact {seen}"));
         } else if kind == "authenticator" {

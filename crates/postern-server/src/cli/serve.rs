@@ -25,7 +25,12 @@ pub async fn run(config: Config, args: ServeArgs) -> Result<(), String> {
     let server = crate::app::start(config, Arc::new(SystemClock))
         .await
         .map_err(|e| e.to_string())?;
-    tracing::info!(issuer = %server.issuer, "Postern is listening on {}", server.addr);
+    let scheme = if server.state.config.tls.enabled() {
+        "https"
+    } else {
+        "http"
+    };
+    tracing::info!(issuer = %server.issuer, "Postern is listening on {scheme}://{}", server.addr);
     println!("Postern is running at {}", server.issuer);
     let demo = if args.demo {
         let hub = crate::demo::start(&server.issuer, demo_listen).await?;
@@ -36,14 +41,29 @@ pub async fn run(config: Config, args: ServeArgs) -> Result<(), String> {
         println!("    username: {}", seeded.username);
         println!("    password: {}", seeded.password);
         if server.state.config.policy.mfa == postern_core::policy::MfaPolicy::Required {
+            println!("  The first sign-in asks the student to set up a second step:");
+        } else {
             println!(
-                "  The first sign-in asks the student to set up an authenticator app (any TOTP app,"
-            );
-            println!(
-                "  or `oathtool --totp -b SECRET`); then see {}/account/security",
+                "  Then add a second step on {}/account/security:",
                 server.issuer
             );
         }
+        println!(
+            "  - the Postern Authenticator web app: choose \"Use the Postern Authenticator\" (or"
+        );
+        println!(
+            "    \"Add the Postern Authenticator\" on Security info) and open the link with \"Use this"
+        );
+        println!(
+            "    device\" in a second tab; approve the sign-in there by typing the number shown."
+        );
+        match crate::routes::web_authenticator::unavailable_reason(&server.issuer) {
+            None => println!(
+                "    From a phone: run Postern over https with a certificate the phone trusts (tls.*)."
+            ),
+            Some(why) => println!("    {why}"),
+        }
+        println!("  - or any authenticator app (TOTP), or `oathtool --totp -b SECRET`.");
         println!("  (The demo student and the 'learning-hub' app are seeded only with --demo.)");
         Some(hub)
     } else {

@@ -1,5 +1,6 @@
 //! Authenticating a request from a Postern Authenticator: the device id, a timestamp within
-//! ±60 s of the server's clock, an Ed25519 signature by the device's registered key over the
+//! ±60 s of the server's clock, a signature by the device's registered key (Ed25519 or ECDSA
+//! P-256) over the
 //! method, path, body digest, timestamp and device id, and a signature never seen before (a
 //! replayed request is refused on every node: the store remembers signatures while they could
 //! still be accepted).
@@ -9,7 +10,7 @@ use aws_lc_rs::{digest, signature};
 use axum::http::{HeaderMap, Method as HttpMethod, Uri};
 use postern_core::credential::method::{Method, MethodSecret};
 use postern_proto::authenticator::{
-    HEADER_DEVICE, HEADER_SIGNATURE, HEADER_TIMESTAMP, MAX_SKEW_MS, signing_input,
+    HEADER_DEVICE, HEADER_SIGNATURE, HEADER_TIMESTAMP, KeyAlgorithm, MAX_SKEW_MS, signing_input,
 };
 use postern_store::StoreError;
 use time::Duration;
@@ -19,12 +20,15 @@ use time::Duration;
 pub struct Refusal {
     pub error: &'static str,
     pub message: String,
+    /// With `clock_skew`: the server's time, so the app can correct its own.
+    pub server_time_ms: Option<i64>,
 }
 
 fn refuse(error: &'static str, message: impl Into<String>) -> Refusal {
     Refusal {
         error,
         message: message.into(),
+        server_time_ms: None,
     }
 }
 
@@ -40,6 +44,46 @@ fn signed_path(state: &AppState, uri: &Uri) -> String {
         .unwrap_or_default();
     let pq = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     format!("{prefix}{pq}")
+}
+
+/// Whether `sig` is `key`'s signature of `msg` (Ed25519, or ECDSA P-256 SHA-256 in the fixed
+/// `r || s` form WebCrypto makes).
+fn verify(alg: KeyAlgorithm, key: &[u8], msg: &[u8], sig: &[u8]) -> bool {
+    let scheme: &dyn signature::VerificationAlgorithm = match alg {
+        KeyAlgorithm::Ed25519 => &signature::ED25519,
+        KeyAlgorithm::P256 => &signature::ECDSA_P256_SHA256_FIXED,
+    };
+    signature::UnparsedPublicKey::new(scheme, key)
+        .verify(msg, sig)
+        .is_ok()
+}
+
+/// Whether `key` is a public key of `alg` a device may register: the right length, and for
+/// P-256 a point on the curve (checked by agreeing a key with it).
+pub fn valid_public_key(alg: KeyAlgorithm, key: &[u8]) -> bool {
+    if key.len() != alg.public_key_len() {
+        return false;
+    }
+    match alg {
+        KeyAlgorithm::Ed25519 => true,
+        KeyAlgorithm::P256 => {
+            use aws_lc_rs::agreement;
+            key[0] == 0x04
+                && agreement::EphemeralPrivateKey::generate(
+                    &agreement::ECDH_P256,
+                    &aws_lc_rs::rand::SystemRandom::new(),
+                )
+                .is_ok_and(|mine| {
+                    agreement::agree_ephemeral(
+                        mine,
+                        agreement::UnparsedPublicKey::new(&agreement::ECDH_P256, key),
+                        (),
+                        |_| Ok(()),
+                    )
+                    .is_ok()
+                })
+        }
+    }
 }
 
 /// The registered push device that signed this request.
@@ -69,14 +113,17 @@ pub async fn authenticate(
     let now = state.clock.now();
     let skew = postern_core::clock::to_millis(now) - ts_ms;
     if skew.abs() > MAX_SKEW_MS {
-        return Ok(Err(refuse(
-            "clock_skew",
-            format!(
-                "this device's clock is {} s {} the server's; set it automatically and try again",
-                skew.abs() / 1000,
-                if skew > 0 { "behind" } else { "ahead of" }
-            ),
-        )));
+        return Ok(Err(Refusal {
+            server_time_ms: Some(postern_core::clock::to_millis(now)),
+            ..refuse(
+                "clock_skew",
+                format!(
+                    "this device's clock is {} s {} the server's; set it automatically and try again",
+                    skew.abs() / 1000,
+                    if skew > 0 { "behind" } else { "ahead of" }
+                ),
+            )
+        }));
     }
     if device_id.len() > 64 {
         return Ok(Err(refuse("unknown_device", "unknown device")));
@@ -90,7 +137,12 @@ pub async fn authenticate(
             )));
         }
     };
-    let MethodSecret::Push { public_key, .. } = &device.secret else {
+    let MethodSecret::Push {
+        public_key,
+        key_algorithm,
+        ..
+    } = &device.secret
+    else {
         return Ok(Err(refuse("unknown_device", "unknown device")));
     };
     let (Ok(key), Ok(sig_bytes)) = (
@@ -111,9 +163,7 @@ pub async fn authenticate(
         ts_ms,
         device_id,
     );
-    let verified = signature::UnparsedPublicKey::new(&signature::ED25519, &key)
-        .verify(input.as_bytes(), &sig_bytes)
-        .is_ok();
+    let verified = verify(*key_algorithm, &key, input.as_bytes(), &sig_bytes);
     if !verified {
         return Ok(Err(refuse(
             "bad_signature",

@@ -1,10 +1,14 @@
 //! Push approvals on the server: activating a Postern Authenticator, creating a challenge for a
 //! sign-in and waking the user's devices, what a device fetches, marks shown and answers. The
 //! rules (number matching, causes, fatigue) are in `postern_core::credential::push`; device
-//! requests are authenticated in `device_auth`, and wake-ups go through `wakeup`.
+//! requests are authenticated in `device_auth`, wake-ups of open connections go through
+//! `wakeup`, and Web Push notifications to subscribed browsers through `notifications` (sent by
+//! `web_push`).
 
 pub mod device_auth;
+pub mod notifications;
 pub mod wakeup;
+pub mod web_push;
 
 use crate::lockout::{self, Kind};
 use crate::state::AppState;
@@ -16,7 +20,7 @@ use postern_core::credential::totp::{self as otp, TotpParams, TotpState};
 use postern_core::random;
 use postern_core::secret::hash_token;
 use postern_proto::authenticator::{
-    AccountInfo, ActivateRequest, ActivateResponse, AnswerOutcome, PendingChallenge,
+    AccountInfo, ActivateRequest, ActivateResponse, AnswerOutcome, KeyAlgorithm, PendingChallenge,
 };
 use postern_store::{ChallengeCreated, StoreError};
 use time::Duration;
@@ -52,13 +56,22 @@ pub async fn activate(
     state: &AppState,
     req: &ActivateRequest,
 ) -> Result<Result<ActivateResponse, Refused>, StoreError> {
+    let alg = req.key_algorithm;
     let key_ok = data_encoding::BASE64URL_NOPAD
         .decode(req.public_key.as_bytes())
-        .is_ok_and(|k| k.len() == 32);
+        .is_ok_and(|k| device_auth::valid_public_key(alg, &k));
     if !key_ok {
         return Ok(Err(Refused(
             "invalid_request",
-            "public_key must be an Ed25519 public key (32 bytes, base64url)".into(),
+            match alg {
+                KeyAlgorithm::Ed25519 => {
+                    "public_key must be an Ed25519 public key (32 bytes, base64url)"
+                }
+                KeyAlgorithm::P256 => {
+                    "public_key must be a P-256 public key (the 65-byte uncompressed point, base64url)"
+                }
+            }
+            .into(),
         )));
     }
     let now = state.clock.now();
@@ -88,6 +101,7 @@ pub async fn activate(
         is_default: true,
         secret: MethodSecret::Push {
             public_key: req.public_key.clone(),
+            key_algorithm: alg,
             app_version: crate::methods::clean_name(&req.app_version, "unknown"),
         },
         version: 1,
@@ -193,14 +207,13 @@ pub async fn start(
     let mut deliveries = vec![];
     for m in methods.iter().filter(|m| m.kind() == MethodKind::Push) {
         let seen = state.store.find_device_contact(&m.id).await?;
-        deliveries.push(Delivery {
-            device_id: m.id.clone(),
-            device_name: m.name.clone(),
-            last_seen_ms: seen.map(postern_core::clock::to_millis),
-            woke_ms: None,
-            fetched_ms: None,
-            shown_ms: None,
-        });
+        let subscriptions = state.store.list_web_push_subscriptions(&m.id).await?;
+        deliveries.push(Delivery::new(
+            &m.id,
+            &m.name,
+            seen.map(postern_core::clock::to_millis),
+            u32::try_from(subscriptions.len()).unwrap_or(u32::MAX),
+        ));
     }
     let challenge = Challenge {
         id: random::uuid(&*state.rng),
@@ -223,7 +236,7 @@ pub async fn start(
         .create_challenge_limited(&challenge, since, rules::FATIGUE_LIMIT)
         .await?
     {
-        ChallengeCreated::Created => {}
+        ChallengeCreated::Created => notifications::notify(state, &challenge),
         ChallengeCreated::Limited => return Ok(Started::Limited),
         ChallengeCreated::Existing(c) => return Ok(Started::Waiting(c)),
     }

@@ -1,7 +1,8 @@
 //! The Postern Authenticator's API (`/api/authenticator/v1`, contract in
 //! `postern_proto::authenticator`): activation, what is pending, "shown", answers, the device's
-//! own status, and the event stream that wakes the app. Every call but activation is signed by
-//! the device (`push::device_auth`); every change is a step in the sign-in log of its challenge.
+//! own status and removal, its Web Push subscription, and the event stream that wakes the app.
+//! Every call but activation and the Web Push key is signed by the device (`push::device_auth`);
+//! every change is a step in the sign-in log of its challenge.
 
 use crate::http::RequestId;
 use crate::push::{self, device_auth, wakeup::DeviceEvent};
@@ -19,8 +20,9 @@ use postern_core::signin_log::{SignInResult, StepReason, StepResult};
 use postern_proto::ErrorCode;
 use postern_proto::authenticator::{
     ActivateRequest, AnswerOutcome, AnswerRequest, AnswerResponse, ApiError, Decision,
-    DeviceStatus, EVENT_CHALLENGE, EVENT_RESOLVED, PendingList,
+    DeviceStatus, EVENT_CHALLENGE, EVENT_RESOLVED, PendingList, WebPushInfo, WebPushSubscription,
 };
+use postern_store::MethodRemoval;
 use std::convert::Infallible;
 
 fn api_error(status: StatusCode, error: &str, message: impl Into<String>) -> Response {
@@ -29,6 +31,7 @@ fn api_error(status: StatusCode, error: &str, message: impl Into<String>) -> Res
         Json(ApiError {
             error: error.to_owned(),
             message: message.into(),
+            server_time_ms: None,
         }),
     )
         .into_response()
@@ -53,11 +56,15 @@ async fn device(
 ) -> Result<Method, Response> {
     match device_auth::authenticate(state, method, uri, headers, body).await {
         Err(e) => Err(internal(&e)),
-        Ok(Err(refusal)) => Err(api_error(
+        Ok(Err(refusal)) => Err((
             StatusCode::UNAUTHORIZED,
-            refusal.error,
-            refusal.message,
-        )),
+            Json(ApiError {
+                error: refusal.error.to_owned(),
+                message: refusal.message,
+                server_time_ms: refusal.server_time_ms,
+            }),
+        )
+            .into_response()),
         Ok(Ok(device)) => Ok(device),
     }
 }
@@ -259,6 +266,107 @@ pub async fn status(
         server_time_ms: postern_core::clock::to_millis(state.clock.now()),
     })
     .into_response()
+}
+
+/// `DELETE /api/authenticator/v1/device`: the app's "Remove from this phone" — the device (and
+/// its offline codes) leave the account, under the same rule as Security info: never the last
+/// way in while the policy requires a second factor.
+pub async fn remove(
+    State(state): State<AppState>,
+    method: HttpMethod,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let device = match device(&state, &method, &uri, &headers, &body).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    match state
+        .store
+        .delete_method(&device.user_id, &device.id, state.config.policy.mfa)
+        .await
+    {
+        Err(e) => internal(&e),
+        Ok(MethodRemoval::Refused(why)) => {
+            api_error(StatusCode::CONFLICT, "last_method", why.message())
+        }
+        Ok(MethodRemoval::Removed | MethodRemoval::NotFound) => {
+            tracing::info!(device = %device.id, user = %device.user_id, "a device removed itself");
+            state.wakeups.wake_device(&device.id, DeviceEvent::Revoked);
+            StatusCode::NO_CONTENT.into_response()
+        }
+    }
+}
+
+/// `GET /api/authenticator/v1/web-push`: the VAPID public key a browser subscribes with.
+pub async fn web_push_info(State(state): State<AppState>) -> Response {
+    match &state.web_push {
+        Some(web_push) => Json(WebPushInfo {
+            application_server_key: web_push.application_server_key(),
+        })
+        .into_response(),
+        None => api_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "Web Push is turned off on this server (web_push.enabled = false)",
+        ),
+    }
+}
+
+/// `PUT /api/authenticator/v1/web-push/subscription`: this device's browser push subscription.
+pub async fn save_subscription(
+    State(state): State<AppState>,
+    method: HttpMethod,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let device = match device(&state, &method, &uri, &headers, &body).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let Some(web_push) = &state.web_push else {
+        return api_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "Web Push is turned off on this server (web_push.enabled = false)",
+        );
+    };
+    let Ok(sub) = serde_json::from_slice::<WebPushSubscription>(&body) else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the body must be a push subscription (JSON: endpoint, keys.p256dh, keys.auth)",
+        );
+    };
+    match web_push.save(&state, &device, &sub).await {
+        Err(e) => internal(&e),
+        Ok(Err(problem)) => api_error(StatusCode::BAD_REQUEST, "invalid_request", problem),
+        Ok(Ok(())) => StatusCode::NO_CONTENT.into_response(),
+    }
+}
+
+/// `DELETE /api/authenticator/v1/web-push/subscription`: no more notifications for this device.
+pub async fn delete_subscriptions(
+    State(state): State<AppState>,
+    method: HttpMethod,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let device = match device(&state, &method, &uri, &headers, &body).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    match state
+        .store
+        .delete_device_web_push_subscriptions(&device.id)
+        .await
+    {
+        Err(e) => internal(&e),
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+    }
 }
 
 /// `GET /api/authenticator/v1/events`: the wake-up stream. Subscribes first, then sends what is

@@ -7,11 +7,12 @@ pub mod helpdesk;
 pub mod oidc;
 pub mod ops;
 pub mod signin;
+pub mod web_authenticator;
 
 use crate::http::request_id;
 use crate::state::AppState;
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -63,7 +64,26 @@ pub fn router(state: AppState) -> Router {
             "/account/security/push-unblock",
             post(account::unblock_push),
         )
-        .route("/authenticator/activate", get(ops::activation_link))
+        .route("/authenticator", get(web_authenticator::bare))
+        .route("/authenticator/", get(web_authenticator::shell))
+        .route("/authenticator/activate", get(web_authenticator::shell))
+        .route("/authenticator/app.js", get(web_authenticator::script))
+        .route("/authenticator/app.css", get(web_authenticator::style))
+        .route("/authenticator/sw.js", get(web_authenticator::worker))
+        .route(
+            "/authenticator/manifest.webmanifest",
+            get(web_authenticator::manifest),
+        )
+        .route("/authenticator/icon.svg", get(web_authenticator::icon_svg))
+        .route(
+            "/authenticator/icon-192.png",
+            get(web_authenticator::icon_192),
+        )
+        .route(
+            "/authenticator/icon-512.png",
+            get(web_authenticator::icon_512),
+        )
+        .route("/authenticator/{*rest}", get(web_authenticator::missing))
         .route(
             "/account/security/recovery-codes",
             post(account::create_recovery_codes),
@@ -91,7 +111,18 @@ pub fn router(state: AppState) -> Router {
             "/api/authenticator/v1/challenges/{id}/answer",
             post(authenticator::answer),
         )
-        .route("/api/authenticator/v1/device", get(authenticator::status))
+        .route(
+            "/api/authenticator/v1/device",
+            get(authenticator::status).delete(authenticator::remove),
+        )
+        .route(
+            "/api/authenticator/v1/web-push",
+            get(authenticator::web_push_info),
+        )
+        .route(
+            "/api/authenticator/v1/web-push/subscription",
+            put(authenticator::save_subscription).delete(authenticator::delete_subscriptions),
+        )
         .route("/api/authenticator/v1/events", get(authenticator::events))
         .route("/error", get(ops::explain))
         .route("/healthz", get(ops::healthz))

@@ -120,16 +120,3 @@ pub async fn not_found(
     let ctx = ErrorContext::new(&state, &rid);
     errors::page(&state, ErrorCode::NotFound, None, &ctx)
 }
-
-/// `GET /authenticator/activate`: an activation link opened in a browser instead of the app.
-pub async fn activation_link(State(state): State<AppState>) -> Response {
-    pages::render(&MessagePage {
-        org: state.config.organisation.clone(),
-        title: "Open this link in the Postern Authenticator".into(),
-        paragraphs: vec![
-            "This is an activation link for the Postern Authenticator app, not a page. Scan its QR code with the app, or give the whole address to it: postern-authenticator add 'ADDRESS'.".into(),
-            "Each link works once, for 10 minutes. Make a new one on Security info if it expired.".into(),
-        ],
-        link: Some(("/account/security".into(), "Security info".into())),
-    })
-}

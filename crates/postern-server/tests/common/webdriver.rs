@@ -14,7 +14,12 @@ pub struct Driver {
     session: String,
     http: reqwest::Client,
     profile: std::path::PathBuf,
+    /// Where Chromium's DevTools listen (`host:port`), for `cdp::Cdp`.
+    debugger: String,
 }
+
+/// The user agent of the emulated phone (Chrome on Android).
+pub const PHONE_USER_AGENT: &str = "Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Mobile Safari/537.36";
 
 fn find_binary(candidates: &[&str]) -> Option<String> {
     candidates
@@ -24,8 +29,23 @@ fn find_binary(candidates: &[&str]) -> Option<String> {
 }
 
 impl Driver {
-    /// Starts chromedriver and a headless Chromium session.
+    /// Starts chromedriver and a headless Chromium session (a laptop-sized window).
     pub async fn start() -> Driver {
+        Self::start_with(None).await
+    }
+
+    /// The same on a phone: a 360-px-wide touch screen (2× pixels) with Chrome on Android's
+    /// user agent.
+    pub async fn start_phone() -> Driver {
+        Self::start_with(Some(json!({
+            "deviceMetrics": { "width": 360, "height": 780, "pixelRatio": 2.0, "touch": true, "mobile": true },
+            "userAgent": PHONE_USER_AGENT,
+            "clientHints": { "platform": "Android", "mobile": true, "brands": [{ "brand": "Chromium", "version": "156" }] }
+        })))
+        .await
+    }
+
+    async fn start_with(mobile: Option<Value>) -> Driver {
         let driver = find_binary(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"])
             .expect("chromedriver is missing: `apt-get install chromium chromium-driver` (.ci/run does this)");
         let chromium = find_binary(&["/usr/bin/chromium", "/usr/lib/chromium/chromium"])
@@ -54,15 +74,19 @@ impl Driver {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let profile = std::env::temp_dir().join(format!("postern-chromium-{port}"));
+        let mut options = json!({
+            "binary": chromium,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", "--disable-quic", "--window-size=1000,900",
+                format!("--user-data-dir={}", profile.display())]
+        });
+        if let Some(m) = mobile {
+            options["mobileEmulation"] = m;
+        }
         let caps = json!({ "capabilities": { "alwaysMatch": {
             "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": chromium,
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--no-first-run", "--disable-quic", "--window-size=1000,900",
-                    format!("--user-data-dir={}", profile.display())]
-            }
+            "goog:chromeOptions": options
         }}});
         let res: Value = http
             .post(format!("{base}/session"))
@@ -77,13 +101,66 @@ impl Driver {
             .as_str()
             .unwrap_or_else(|| panic!("no session: {res}"))
             .to_owned();
+        let debugger = res["value"]["capabilities"]["goog:chromeOptions"]["debuggerAddress"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         Driver {
             child,
             base,
             session,
             http,
             profile,
+            debugger,
         }
+    }
+
+    /// Where Chromium's DevTools listen (`localhost:PORT`).
+    pub fn debugger_address(&self) -> &str {
+        &self.debugger
+    }
+
+    async fn script(&self, kind: &str, script: &str, args: Vec<Value>) -> Value {
+        let url = format!("{}/session/{}/execute/{kind}", self.base, self.session);
+        let res: Value = self
+            .http
+            .post(url)
+            .json(&json!({ "script": script, "args": args }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if let Some(error) = res["value"].get("error") {
+            panic!("script failed: {error}: {}", res["value"]["message"]);
+        }
+        res["value"].clone()
+    }
+
+    /// Runs a script in the page and returns its value.
+    pub async fn execute(&self, script: &str, args: Vec<Value>) -> Value {
+        self.script("sync", script, args).await
+    }
+
+    /// Runs an asynchronous script (its last argument is the callback) and returns the value
+    /// it calls back with.
+    pub async fn execute_async(&self, script: &str, args: Vec<Value>) -> Value {
+        self.script("async", script, args).await
+    }
+
+    /// A PNG of one element as the screen shows it.
+    pub async fn element_screenshot(&self, element: &str) -> Vec<u8> {
+        let b64 = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/element/{element}/screenshot"),
+                None,
+            )
+            .await;
+        data_encoding::BASE64
+            .decode(b64.as_str().expect("a screenshot").as_bytes())
+            .unwrap()
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {

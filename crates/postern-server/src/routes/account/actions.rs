@@ -353,6 +353,11 @@ pub async fn add_push(
                 qr_svg: crate::methods::qr::svg(&url),
                 url,
                 expires: postern_core::clock::iso8601(expires),
+                web_app_unavailable: crate::routes::web_authenticator::unavailable_reason(
+                    &state.issuer,
+                ),
+                done_href: "/account/security".into(),
+                done_label: "Back to Security info".into(),
             }))
         },
     )

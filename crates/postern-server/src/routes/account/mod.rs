@@ -185,8 +185,10 @@ pub(crate) async fn render(
         if let postern_core::credential::method::MethodSecret::Push { app_version, .. } = &m.secret
         {
             let seen = state.store.find_device_contact(&m.id).await?;
+            let notified = state.store.list_web_push_subscriptions(&m.id).await?;
             row.detail = Some(format!(
-                "App {app_version}; last contact {}",
+                "App {app_version}; notifications {}; last contact {}",
+                if notified.is_empty() { "off" } else { "on" },
                 seen.map(iso8601).unwrap_or_else(|| "never".into())
             ));
         }

@@ -183,6 +183,8 @@ pub struct PushRow {
     pub number: u32,
     pub device: String,
     pub last_contact: String,
+    /// What the Web Push service answered ("none" when no notification was sent).
+    pub notification: String,
     pub woken: String,
     pub received: String,
     pub shown: String,
@@ -213,11 +215,12 @@ pub fn push_rows(pushes: &[PushRequest]) -> Vec<PushRow> {
     let mut rows = vec![];
     for p in pushes {
         let answered = answer_text(p);
-        let row = |device: String, contact: String, woken, received, shown| PushRow {
+        let row = |device: String, contact: String, notification, woken, received, shown| PushRow {
             sent: iso8601(p.sent),
             number: p.number,
             device,
             last_contact: contact,
+            notification,
             woken,
             received,
             shown,
@@ -231,12 +234,14 @@ pub fn push_rows(pushes: &[PushRequest]) -> Vec<PushRow> {
                 "-".into(),
                 "-".into(),
                 "-".into(),
+                "-".into(),
             ));
         }
         for d in &p.devices {
             rows.push(row(
                 d.device.clone(),
                 time_or(d.last_contact_before, "never"),
+                d.notification.clone().unwrap_or_else(|| "none".into()),
                 time_or(d.woken, "no"),
                 time_or(d.received, "no"),
                 time_or(d.shown, "no"),

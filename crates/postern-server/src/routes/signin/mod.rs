@@ -170,6 +170,16 @@ pub async fn show(
             let method = query.get("method");
             second_factor::prompt(&state, &flow, user_id, amr, method, None, &headers, &ctx).await
         }
+        FlowState::RegisterSecondFactor { user_id, amr }
+            if query.get("setup") == Some("authenticator") =>
+        {
+            // Each view makes an activation link: throttled like the forms.
+            if !state.signin_limiter.allow(info.ip) {
+                Metrics::inc(&state.metrics.rate_limited);
+                return errors::page(&state, ErrorCode::RateLimited, None, &ctx);
+            }
+            register::authenticator_page(&state, &flow, user_id, amr).await
+        }
         FlowState::RegisterSecondFactor { user_id, amr } => {
             register::page(&state, &flow, user_id, amr, None, None).await
         }

@@ -1,7 +1,8 @@
 //! Forced registration (code 50079): policy requires a second factor and the user has none, so
 //! after the password they set up an authenticator app before the sign-in goes on. There is no
 //! way past this page but registering; proving the new app's code completes the sign-in (the
-//! code is the second factor of this sign-in, as in Entra's registration interrupt).
+//! code is the second factor of this sign-in, as in Entra's registration interrupt). The Postern
+//! Authenticator is offered too: its activation moves the flow on to a push to the new device.
 
 use super::Answer;
 use crate::http::errors::ErrorContext;
@@ -73,9 +74,38 @@ pub(super) async fn page(
         client_name: flow.client_name.clone(),
         username: user.username,
         action: format!("/signin/{}", flow.id),
+        authenticator_url: format!("/signin/{}?setup=authenticator", flow.id),
         csrf: flow.csrf.clone(),
         enroll,
         error,
+    }))
+}
+
+/// `GET /signin/{flow}?setup=authenticator`: registration with the Postern Authenticator instead
+/// of a code app — an activation link as a QR code for the phone. Once the phone has activated,
+/// the flow moves on by itself (`already_registered`) and asks the new device for a push, so the
+/// sign-in completes only when the phone approves it by number.
+pub(super) async fn authenticator_page(
+    state: &AppState,
+    flow: &Flow,
+    user_id: &str,
+    amr: &[String],
+) -> Answer {
+    if let Some(moved) = already_registered(state, flow, user_id, amr).await? {
+        return Ok(moved);
+    }
+    let user = find_user(state, user_id).await?;
+    let url = crate::push::new_activation(state, &user.id).await?;
+    let expires = state.clock.now() + crate::push::ACTIVATION_LIFETIME;
+    Ok(pages::render(&pages::PushEnrollPage {
+        org: state.config.organisation.clone(),
+        username: user.username,
+        qr_svg: crate::methods::qr::svg(&url),
+        url,
+        expires: postern_core::clock::iso8601(expires),
+        web_app_unavailable: crate::routes::web_authenticator::unavailable_reason(&state.issuer),
+        done_href: format!("/signin/{}", flow.id),
+        done_label: format!("I've added it: continue to {}", flow.client_name),
     }))
 }
 
