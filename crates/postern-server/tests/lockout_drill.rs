@@ -177,7 +177,7 @@ async fn a_lost_phone_is_fixed_in_a_minute() {
         .await;
     let security = student.current_url().await;
     student
-        .click(&student.link("Add authenticator app (push)").await)
+        .click(&student.link("Add the Postern Authenticator").await)
         .await;
     let shown = student.find("//*[@data-activation-url]").await;
     let link = student

@@ -91,7 +91,7 @@ pub enum Command {
     /// Register this device with a Postern server from an activation link
     #[command(
         long_about = "Register this device with a Postern server from an activation link.\n\n\
-            In Security info choose \"Add authenticator app (push)\": the page shows a QR code and \
+            In Security info choose \"Add the Postern Authenticator\": the page shows a QR code and \
             the same link as text. Links work once and for 10 minutes. This makes a new device \
             key (its private half never leaves the vault), registers it, and also stores the \
             account's 6-digit code seed, so `codes` works offline.",

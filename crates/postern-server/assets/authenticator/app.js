@@ -128,13 +128,13 @@ async function call(a, method, path, payload, options = {}) {
 async function expect(a, res) {
   if (res.ok) { heard(a); return res.status === 204 ? null : res.json(); }
   const err = await res.json().catch(() => ({ error: "server_error", message: `the server answered ${res.status}` }));
-  if (err.error === "unknown_device") await markRemoved(a, err.message);
+  if (err.error === "unknown_device") await markRemoved(a);
   throw new ApiError(res.status, err.error, err.message);
 }
 
-async function markRemoved(a, why) {
+async function markRemoved(a) {
   if (a.removed) return;
-  a.removed = why || "This device was removed from the account.";
+  a.removed = `This phone was removed from ${a.username}'s account at ${a.organisation}.`;
   liveOf(a).abort?.abort();
   for (const [key, r] of requests) if (r.account.id === a.id) { r.el?.remove(); requests.delete(key); }
   await saveAccount(a);
@@ -221,7 +221,8 @@ function upsert(a, c) {
 
 function resolved(a, id) {
   const r = requests.get(`${a.id}/${id}`);
-  if (!r || r.over) return;
+  // Our own answer's result stays on screen (the server says "resolved" before we hear back).
+  if (!r || r.over || r.answering) return;
   r.el?.remove();
   requests.delete(`${a.id}/${id}`);
   renderRequests();
@@ -235,7 +236,7 @@ export async function refresh() {
       const list = await expect(a, await call(a, "GET", "pending", undefined, { signal: AbortSignal.timeout(15000) }));
       heard(a, list.server_time_ms);
       const ids = new Set(list.challenges.map((c) => c.id));
-      for (const [key, r] of requests) if (r.account.id === a.id && !r.over && !ids.has(r.c.id)) { r.el?.remove(); requests.delete(key); }
+      for (const [key, r] of requests) if (r.account.id === a.id && !r.over && !r.answering && !ids.has(r.c.id)) { r.el?.remove(); requests.delete(key); }
       for (const c of list.challenges) upsert(a, c);
     } catch (e) {
       if (!(e instanceof ApiError)) liveOf(a).failed = true;
@@ -277,6 +278,7 @@ async function answer(r, decision, report = false) {
     body.number = Number(typed);
   }
   card.querySelectorAll("button, input").forEach((el) => { el.disabled = true; });
+  r.answering = true;
   try {
     const { outcome } = await expect(r.account, await call(r.account, "POST", `challenges/${encodeURIComponent(r.c.id)}/answer`, body));
     const [tone, words] = outcomes[outcome === "denied" && report ? "reported" : outcome] ?? ["bad", outcome];
@@ -287,6 +289,7 @@ async function answer(r, decision, report = false) {
     card.querySelector(".actions")?.remove();
     setTimeout(() => { card.remove(); requests.delete(keyOf(r.account, r.c)); renderRequests(); }, 20000);
   } catch (e) {
+    r.answering = false;
     card.querySelectorAll("button, input").forEach((el) => { el.disabled = false; });
     result.className = "result bad";
     result.textContent = e instanceof ApiError ? e.message : "No answer from the server: check the network and try again.";
@@ -610,6 +613,7 @@ function startActivation(activationCode) {
       result.className = "result ok";
       result.textContent = `Added ${a.username} at ${a.organisation}. This phone now approves your sign-ins.`;
       $("activate").replaceChildren(result);
+      setTimeout(() => { $("activate").hidden = true; }, 30000);
       const reg = await pushRegistration().catch(() => null);
       const sub = Notification.permission === "granted" ? await reg?.pushManager.getSubscription() : null;
       if (sub) await saveSubscription(sub.toJSON()).catch(() => {});

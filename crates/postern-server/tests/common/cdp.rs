@@ -230,6 +230,56 @@ impl Cdp {
         attached["sessionId"].as_str().unwrap().to_owned()
     }
 
+    /// A session attached to the running service worker whose script URL starts with `url`.
+    pub async fn worker_session(&self, url: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let targets = self
+                .send(None, "Target.getTargets", json!({}))
+                .await
+                .unwrap();
+            let worker = targets["targetInfos"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| {
+                    t["type"] == "service_worker"
+                        && t["url"].as_str().is_some_and(|u| u.starts_with(url))
+                })
+                .map(|t| t["targetId"].clone());
+            if let Some(target) = worker {
+                let attached = self
+                    .send(
+                        None,
+                        "Target.attachToTarget",
+                        json!({ "targetId": target, "flatten": true }),
+                    )
+                    .await
+                    .unwrap();
+                return attached["sessionId"].as_str().unwrap().to_owned();
+            }
+            assert!(Instant::now() < deadline, "no service worker at {url}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Evaluates `expression` in a session (awaiting a promise) and returns its value.
+    pub async fn evaluate(&self, session: &str, expression: &str) -> Value {
+        let result = self
+            .send(
+                Some(session),
+                "Runtime.evaluate",
+                json!({ "expression": expression, "awaitPromise": true, "returnByValue": true }),
+            )
+            .await
+            .unwrap();
+        assert!(
+            result.get("exceptionDetails").is_none(),
+            "{expression}: {result}"
+        );
+        result["result"]["value"].clone()
+    }
+
     /// Grants `permissions` (e.g. `notifications`) to `origin` without a prompt.
     pub async fn grant_permissions(&self, origin: &str, permissions: &[&str]) {
         self.send(
