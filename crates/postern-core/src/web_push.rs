@@ -378,15 +378,26 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         let o = ip.octets();
         return is_public_v4(Ipv4Addr::new(o[12], o[13], o[14], o[15]));
     }
-    !(ip.is_unspecified()
-        || ip.is_loopback()
-        || ip.is_multicast()
-        || (s[0] & 0xfe00) == 0xfc00
-        || (s[0] & 0xffc0) == 0xfe80
-        || (s[0] == 0x2001 && s[1] == 0x0db8)
-        || (s[0] == 0x0100 && s[1..4] == [0, 0, 0])
-        // The IPv4-compatible ::a.b.c.d (deprecated) and the rest of ::/96.
-        || s[0..6] == [0, 0, 0, 0, 0, 0])
+    // Global unicast is 2000::/3; everything else (loopback, ::/96, unique-local fc00::/7,
+    // link-local, the old site-local fec0::/10, multicast, 64:ff9b:1::/48 local NAT64, 100::/64
+    // discard) is not an address a push service has.
+    if (s[0] & 0xe000) != 0x2000 {
+        return false;
+    }
+    // Inside 2000::/3: documentation (2001:db8::/32, 3fff::/20), ORCHID and benchmarking under
+    // 2001::/23, Teredo (2001::/32, an IPv4 address inside), 6to4 (2002::/16: the IPv4 address
+    // in bits 16–47 decides).
+    if (s[0] == 0x2001 && s[1] == 0x0db8) || (s[0] & 0xfff0) == 0x3ff0 {
+        return false;
+    }
+    if s[0] == 0x2001 && s[1] < 0x0200 {
+        return false;
+    }
+    if s[0] == 0x2002 {
+        let o = ip.octets();
+        return is_public_v4(Ipv4Addr::new(o[2], o[3], o[4], o[5]));
+    }
+    true
 }
 
 #[cfg(test)]

@@ -600,7 +600,85 @@ async fn review_findings_stay_fixed(backend: Backend) {
     server.stop().await;
 }
 
+/// The order of P-256 (big-endian).
+const P256_ORDER: [u8; 32] = [
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
+];
+
+/// The other valid form of an ECDSA signature `r || s`: `r || (n - s)`.
+fn twin(sig: &[u8]) -> Vec<u8> {
+    let (r, s) = sig.split_at(32);
+    let mut other = [0u8; 32];
+    let mut borrow = 0i16;
+    for i in (0..32).rev() {
+        let d = i16::from(P256_ORDER[i]) - i16::from(s[i]) - borrow;
+        borrow = i16::from(d < 0);
+        other[i] = (d + 256 * borrow) as u8;
+    }
+    [r, &other[..]].concat()
+}
+
+async fn a_p256_device_works_and_its_requests_are_single_use_under_either_signature(
+    backend: Backend,
+) {
+    let server = TestServer::start(backend).await;
+    let (client, _) = server
+        .create_client(ClientKind::Public, SigningAlg::RS256)
+        .await;
+    server.create_user("pia").await;
+    let setup = Browser::new(&server);
+    setup
+        .sign_in(&server.url("/account/signin"), "pia", PASSWORD)
+        .await;
+    let url = setup.activation_url(&server).await;
+    let (device, _) = TestDevice::activate_p256(&url, "Firefox on Android").await;
+    server.advance(STEP);
+    let browser = Browser::new(&server);
+    let (body, _) = waiting(&server, &browser, &client, "pia").await;
+    let number = match_number(&body);
+    let id = device.pending(&server).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/api/authenticator/v1/challenges/{id}/answer");
+    let approve =
+        serde_json::to_vec(&serde_json::json!({"decision": "approve", "number": number})).unwrap();
+    let ts = postern_core::clock::to_millis(server.clock.now());
+    let sig = device.signature_at(&reqwest::Method::POST, &path, &approve, ts);
+    let res = device
+        .signed_with(&server, reqwest::Method::POST, &path, &approve, ts, &sig)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap()["outcome"],
+        "approved"
+    );
+    // The same request under the signature's twin, which verifies as well: still a replay.
+    let res = device
+        .signed_with(
+            &server,
+            reqwest::Method::POST,
+            &path,
+            &approve,
+            ts,
+            &twin(&sig),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap()["error"],
+        "replayed"
+    );
+    browser.open(&page_url(&server, &body)).await.app_url();
+    server.stop().await;
+}
+
 on_both_backends!(
+    a_p256_device_works_and_its_requests_are_single_use_under_either_signature,
     approve_with_the_right_number,
     wrong_number_deny_and_report,
     a_timeout_says_why_and_opens_other_doors,

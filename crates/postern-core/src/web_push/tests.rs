@@ -202,6 +202,8 @@ fn only_public_addresses_are_public() {
         "2606:4700::1111",
         "2a00:1450::1",
         "64:ff9b::808:808",
+        "2001:4860:4860::8888",
+        "2002:808:808::1",
     ];
     for ip in public {
         assert!(is_public_address(ip.parse().unwrap()), "{ip}");
@@ -238,6 +240,14 @@ fn only_public_addresses_are_public() {
         "::ffff:10.0.0.1",
         "64:ff9b::a00:1",
         "::7f00:1",
+        // Outside 2000::/3, or special inside it.
+        "fec0::1",
+        "64:ff9b:1::a00:1",
+        "2001::a00:1",
+        "2001:2::1",
+        "2002:7f00:1::1",
+        "2002:a00:1::1",
+        "3fff::1",
     ];
     for ip in internal {
         assert!(!is_public_address(ip.parse().unwrap()), "{ip}");

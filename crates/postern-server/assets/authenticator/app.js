@@ -407,6 +407,8 @@ async function remove(a, card, localOnly = false) {
       }
     }
   }
+  // Kept on the server (the last way in), forgotten here: no more notifications for it.
+  if (localOnly && !a.removed) await call(a, "DELETE", "web-push/subscription").catch(() => {});
   liveOf(a).abort?.abort();
   hmacKeys.delete(a.id);
   await forgetAccount(a.id);

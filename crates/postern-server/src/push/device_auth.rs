@@ -170,10 +170,17 @@ pub async fn authenticate(
             "the signature does not match this device's key and this request",
         )));
     }
-    // Kept for as long as its timestamp could still be accepted.
+    // Kept for as long as its timestamp could still be accepted. What is remembered is the
+    // signed request itself, not its signature: an ECDSA signature (r, s) has a twin (r, n - s)
+    // that verifies as well, so a remembered P-256 signature would let a captured request in
+    // once more under its twin.
     let keep_until = now + Duration::milliseconds(2 * MAX_SKEW_MS);
-    let sig_hash = postern_core::secret::hash_token(sig);
-    if !state.store.record_signature(&sig_hash, keep_until).await? {
+    let request_hash = postern_core::secret::hash_token(&input);
+    if !state
+        .store
+        .record_signature(&request_hash, keep_until)
+        .await?
+    {
         return Ok(Err(refuse(
             "replayed",
             "this exact request was already received",

@@ -86,6 +86,11 @@ impl WebPush {
                 }
             }
         };
+        if config.allow_loopback_endpoints {
+            tracing::warn!(
+                "web_push.allow_loopback_endpoints is on: notifications may be sent over http to this machine (for tests only)"
+            );
+        }
         let sender = Sender::new(SenderSettings {
             timeout: std::time::Duration::from_secs(config.timeout_seconds),
             max_concurrent: config.max_concurrent,
@@ -196,8 +201,8 @@ async fn notify_device(
     else {
         return Ok(());
     };
-    let waiting = web_push.waiting.fetch_add(1, Ordering::SeqCst);
-    let result = if waiting >= MAX_WAITING {
+    let waiting = Waiting::enter(&web_push.waiting);
+    let result = if waiting.before >= MAX_WAITING {
         Some((
             false,
             "not sent: too many notifications are waiting on this server".to_owned(),
@@ -205,7 +210,7 @@ async fn notify_device(
     } else {
         send_all(state, web_push, challenge, device_id).await?
     };
-    web_push.waiting.fetch_sub(1, Ordering::SeqCst);
+    drop(waiting);
     let Some((accepted, words)) = result else {
         return Ok(());
     };
@@ -237,6 +242,27 @@ async fn notify_device(
     Ok(())
 }
 
+/// One notification counted as waiting for as long as it lives, however its sending ends (an
+/// error returned early included).
+struct Waiting<'a> {
+    count: &'a std::sync::atomic::AtomicUsize,
+    /// How many were waiting before this one.
+    before: usize,
+}
+
+impl<'a> Waiting<'a> {
+    fn enter(count: &'a std::sync::atomic::AtomicUsize) -> Self {
+        let before = count.fetch_add(1, Ordering::SeqCst);
+        Self { count, before }
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.count.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Sends to each subscription of the device; `None` if it has none left.
 async fn send_all(
     state: &AppState,
@@ -254,10 +280,8 @@ async fn send_all(
     .unwrap_or_default();
     let mut best: Option<(bool, String)> = None;
     for sub in subscriptions {
-        let now = state.clock.now();
-        let ttl = (challenge.expires - now).whole_seconds();
-        if ttl <= 0 {
-            best.get_or_insert((false, "not sent: the request had expired".into()));
+        if challenge.expires <= state.clock.now() {
+            best.get_or_insert((false, SendOutcome::Expired.words()));
             break;
         }
         let Some(keys) = open_keys(state, &sub) else {
@@ -271,7 +295,7 @@ async fn send_all(
             endpoint: sub.endpoint.clone(),
             keys,
             payload: payload.clone(),
-            ttl_seconds: u64::try_from(ttl).unwrap_or(0),
+            expires: challenge.expires,
             urgency: "high",
         };
         let outcome = web_push
@@ -281,9 +305,16 @@ async fn send_all(
                 &web_push.vapid,
                 &web_push.subject,
                 &*state.rng,
-                now,
+                &*state.clock,
             )
             .await;
+        if let SendOutcome::Refused { status, detail } = &outcome {
+            tracing::info!(status, detail = %detail, "web push: the push service refused a notification");
+        }
+        if outcome == SendOutcome::Expired {
+            best.get_or_insert((false, outcome.words()));
+            break;
+        }
         let words = outcome.words();
         state
             .store

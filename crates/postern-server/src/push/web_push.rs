@@ -6,6 +6,7 @@
 //! the answer is read only up to a small cap, and a timeout bounds each send. A semaphore caps the
 //! sends in flight. What to send and what the answer means for a sign-in is `notifications`.
 
+use postern_core::clock::Clock;
 use postern_core::random::Random;
 use postern_core::web_push::{self, SubscriberKeys, VapidKey, address_allowed, check_endpoint};
 use std::net::SocketAddr;
@@ -19,6 +20,9 @@ use tokio::sync::Semaphore;
 pub struct SenderSettings {
     /// For one whole send: connect, TLS, request and answer.
     pub timeout: Duration,
+    /// For the connection alone (at most `timeout`): a push service that does not even accept
+    /// the connection gives its slot back early.
+    pub connect_timeout: Duration,
     /// Sends in flight at once.
     pub max_concurrent: usize,
     /// Tests only: endpoints on this machine are allowed (never other non-public addresses).
@@ -31,6 +35,7 @@ impl Default for SenderSettings {
     fn default() -> Self {
         Self {
             timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(3),
             max_concurrent: 8,
             allow_loopback: false,
             max_response_bytes: 4096,
@@ -45,8 +50,9 @@ pub struct Message {
     pub keys: SubscriberKeys,
     /// The plaintext (JSON): encrypted before it leaves.
     pub payload: Vec<u8>,
-    /// How long the push service may hold it (the challenge's remaining time).
-    pub ttl_seconds: u64,
+    /// When the challenge ends: the push service may hold the message until then (`TTL`, counted
+    /// when the message leaves), and an expired one is not sent at all.
+    pub expires: OffsetDateTime,
     /// RFC 8030 §5.3: `very-low`, `low`, `normal` or `high`.
     pub urgency: &'static str,
 }
@@ -58,8 +64,12 @@ pub enum SendOutcome {
     Accepted { status: u16 },
     /// 404 or 410: the subscription is dead and must be removed.
     Gone { status: u16 },
-    /// Any other answer (413 too large, 429 too many, 5xx, a redirect…).
+    /// Any other answer (413 too large, 429 too many, 5xx, a redirect…). `detail`, a little of
+    /// the answer's text, goes to the server's own log only: the endpoint is chosen by the
+    /// device's holder, so what its server says is not echoed back to them.
     Refused { status: u16, detail: String },
+    /// The challenge ended while the message waited for a free slot.
+    Expired,
     /// DNS, connection, TLS or the timeout.
     Unreachable { detail: String },
     /// The endpoint or every address of its name is not one Postern sends to.
@@ -74,12 +84,8 @@ impl SendOutcome {
             SendOutcome::Gone { status } => {
                 format!("push service refused: {status} → subscription removed")
             }
-            SendOutcome::Refused { status, detail } if detail.is_empty() => {
-                format!("push service refused: {status}")
-            }
-            SendOutcome::Refused { status, detail } => {
-                format!("push service refused: {status} ({detail})")
-            }
+            SendOutcome::Refused { status, .. } => format!("push service refused: {status}"),
+            SendOutcome::Expired => "not sent: the request had expired".into(),
             SendOutcome::Unreachable { detail } => format!("push service unreachable: {detail}"),
             SendOutcome::NotAllowed { detail } => format!("push endpoint not allowed: {detail}"),
         }
@@ -131,7 +137,10 @@ impl Sender {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(settings.timeout)
-            .connect_timeout(settings.timeout)
+            .connect_timeout(settings.connect_timeout.min(settings.timeout))
+            // Straight to the push service: a proxy from the environment would resolve the
+            // endpoint itself, past the public-address check.
+            .no_proxy()
             .dns_resolver(PublicOnly {
                 allow_loopback: settings.allow_loopback,
             })
@@ -145,14 +154,15 @@ impl Sender {
         })
     }
 
-    /// Encrypts and sends `msg`, waiting for a free slot first.
+    /// Encrypts and sends `msg`, waiting for a free slot first; the time left (`TTL`) and the
+    /// VAPID token are taken from `clock` once the slot is free.
     pub async fn send(
         &self,
         msg: &Message,
         vapid: &VapidKey,
         subject: &str,
         rng: &dyn Random,
-        now: OffsetDateTime,
+        clock: &dyn Clock,
     ) -> SendOutcome {
         let url = match check_endpoint(&msg.endpoint, self.settings.allow_loopback) {
             Ok(u) => u,
@@ -171,16 +181,21 @@ impl Sender {
                 };
             }
         };
-        let authorization = vapid.authorization(&url, subject, now);
         let Ok(_slot) = self.slots.acquire().await else {
             return SendOutcome::Unreachable {
                 detail: "the server is stopping".into(),
             };
         };
+        let now = clock.now();
+        let ttl = (msg.expires - now).whole_seconds();
+        if ttl <= 0 {
+            return SendOutcome::Expired;
+        }
+        let authorization = vapid.authorization(&url, subject, now);
         let sent = self
             .http
             .post(url)
-            .header("TTL", msg.ttl_seconds.to_string())
+            .header("TTL", ttl.to_string())
             .header("Urgency", msg.urgency)
             .header("Content-Encoding", "aes128gcm")
             .header("Content-Type", "application/octet-stream")

@@ -98,6 +98,35 @@ pub fn router(state: AppState) -> Router {
             "/account/security/sign-out-everywhere",
             post(account::sign_out_everywhere),
         )
+        .merge(device_api())
+        .route("/error", get(ops::explain))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/assets/postern.css", get(ops::css))
+        .route("/assets/postern.js", get(ops::js))
+        .merge(helpdesk::router())
+        .merge(admin_api::router())
+        .fallback(ops::not_found)
+        // The size limit inside the request id: a refused body still gets its id.
+        .layer(RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(axum::middleware::from_fn(admin_api::json_refusals))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            request_id::assign,
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .layer(CatchPanicLayer::new())
+        .with_state(state)
+}
+
+/// The Postern Authenticator's device API (`postern_proto::authenticator`). Its answers carry a
+/// seed (activation), requests and events: never kept by a cache on the way (`no-store`).
+fn device_api() -> Router<AppState> {
+    Router::new()
         .route(
             "/api/authenticator/v1/activate",
             post(authenticator::activate),
@@ -124,26 +153,12 @@ pub fn router(state: AppState) -> Router {
             put(authenticator::save_subscription).delete(authenticator::delete_subscriptions),
         )
         .route("/api/authenticator/v1/events", get(authenticator::events))
-        .route("/error", get(ops::explain))
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .route("/assets/postern.css", get(ops::css))
-        .route("/assets/postern.js", get(ops::js))
-        .merge(helpdesk::router())
-        .merge(admin_api::router())
-        .fallback(ops::not_found)
-        // The size limit inside the request id: a refused body still gets its id.
-        .layer(RequestBodyLimitLayer::new(MAX_BODY))
-        .layer(axum::middleware::from_fn(admin_api::json_refusals))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            request_id::assign,
-        ))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
-        ))
-        .layer(CatchPanicLayer::new())
-        .with_state(state)
+        .layer(axum::middleware::map_response(no_store))
+}
+
+async fn no_store(mut res: axum::response::Response) -> axum::response::Response {
+    res.headers_mut()
+        .entry(axum::http::header::CACHE_CONTROL)
+        .or_insert(axum::http::HeaderValue::from_static("no-store"));
+    res
 }

@@ -680,8 +680,27 @@ pub async fn prompt_for(
 /// wire contract (`postern_proto::authenticator`) alone.
 pub struct TestDevice {
     pub id: String,
-    key: aws_lc_rs::signature::Ed25519KeyPair,
+    key: DeviceKey,
     pub http: reqwest::Client,
+}
+
+/// The device key: Ed25519 as the CLI makes it, or ECDSA P-256 as a browser without Ed25519 does.
+enum DeviceKey {
+    Ed25519(aws_lc_rs::signature::Ed25519KeyPair),
+    P256(aws_lc_rs::signature::EcdsaKeyPair),
+}
+
+impl DeviceKey {
+    fn sign(&self, msg: &[u8]) -> Vec<u8> {
+        match self {
+            DeviceKey::Ed25519(k) => k.sign(msg).as_ref().to_vec(),
+            DeviceKey::P256(k) => k
+                .sign(&aws_lc_rs::rand::SystemRandom::new(), msg)
+                .unwrap()
+                .as_ref()
+                .to_vec(),
+        }
+    }
 }
 
 impl TestDevice {
@@ -691,6 +710,32 @@ impl TestDevice {
         let rng = aws_lc_rs::rand::SystemRandom::new();
         let pkcs8 = aws_lc_rs::signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
         let key = aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+        let public = key.public_key().as_ref().to_vec();
+        Self::activate_with(
+            activation_url,
+            name,
+            DeviceKey::Ed25519(key),
+            &public,
+            "ed25519",
+        )
+        .await
+    }
+
+    /// Activates a new device whose key is ECDSA P-256 (`key_algorithm: p256`).
+    pub async fn activate_p256(activation_url: &str, name: &str) -> (TestDevice, AuthenticatorApp) {
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+        let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+        let public = key.public_key().as_ref().to_vec();
+        Self::activate_with(activation_url, name, DeviceKey::P256(key), &public, "p256").await
+    }
+
+    async fn activate_with(
+        activation_url: &str,
+        name: &str,
+        key: DeviceKey,
+        public: &[u8],
+        algorithm: &str,
+    ) -> (TestDevice, AuthenticatorApp) {
         let (base, code) = activation_url
             .split_once("/authenticator/activate?code=")
             .unwrap();
@@ -699,7 +744,8 @@ impl TestDevice {
             .post(format!("{base}/api/authenticator/v1/activate"))
             .json(&serde_json::json!({
                 "code": code,
-                "public_key": data_encoding::BASE64URL_NOPAD.encode(key.public_key().as_ref()),
+                "public_key": data_encoding::BASE64URL_NOPAD.encode(public),
+                "key_algorithm": algorithm,
                 "device_name": name,
                 "app_version": "test",
             }))
@@ -707,6 +753,11 @@ impl TestDevice {
             .await
             .unwrap();
         assert_eq!(res.status(), 200, "activation refused");
+        assert_eq!(
+            res.headers()["cache-control"],
+            "no-store",
+            "the answer holds the seed"
+        );
         let body: Value = res.json().await.unwrap();
         let app = AuthenticatorApp::scan(body["totp_uri"].as_str().unwrap());
         let id = body["device_id"].as_str().unwrap().to_owned();
@@ -733,6 +784,18 @@ impl TestDevice {
         body: &[u8],
         ts: i64,
     ) -> reqwest::RequestBuilder {
+        let sig = self.signature_at(&method, path, body, ts);
+        self.signed_with(server, method, path, body, ts, &sig)
+    }
+
+    /// The device's signature of a request (the contract's signing input).
+    pub fn signature_at(
+        &self,
+        method: &reqwest::Method,
+        path: &str,
+        body: &[u8],
+        ts: i64,
+    ) -> Vec<u8> {
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body);
         let input = postern_proto::authenticator::signing_input(
             method.as_str(),
@@ -741,14 +804,26 @@ impl TestDevice {
             ts,
             &self.id,
         );
-        let sig = self.key.sign(input.as_bytes());
+        self.key.sign(input.as_bytes())
+    }
+
+    /// The request of [`TestDevice::request_at`] with a signature given by the caller.
+    pub fn signed_with(
+        &self,
+        server: &TestServer,
+        method: reqwest::Method,
+        path: &str,
+        body: &[u8],
+        ts: i64,
+        sig: &[u8],
+    ) -> reqwest::RequestBuilder {
         self.http
             .request(method, server.url(path))
             .header("postern-device", &self.id)
             .header("postern-timestamp", ts.to_string())
             .header(
                 "postern-signature",
-                data_encoding::BASE64URL_NOPAD.encode(sig.as_ref()),
+                data_encoding::BASE64URL_NOPAD.encode(sig),
             )
             .header("content-type", "application/json")
             .body(body.to_vec())
@@ -806,9 +881,13 @@ impl Browser {
         server: &TestServer,
         name: &str,
     ) -> (TestDevice, AuthenticatorApp) {
+        TestDevice::activate(&self.activation_url(server).await, name).await
+    }
+
+    /// A fresh activation link from Security info's "Add the Postern Authenticator".
+    pub async fn activation_url(&self, server: &TestServer) -> String {
         let page = self.open(&server.url("/account/security/push")).await;
-        let url = unescape(&attr(page.body(), "data-activation-url").expect("an activation link"));
-        TestDevice::activate(&url, name).await
+        unescape(&attr(page.body(), "data-activation-url").expect("an activation link"))
     }
 }
 

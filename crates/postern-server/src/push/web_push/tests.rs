@@ -71,7 +71,7 @@ fn message(endpoint: String) -> Message {
         endpoint,
         keys: keys(),
         payload: br#"{"type":"challenge"}"#.to_vec(),
-        ttl_seconds: 42,
+        expires: OffsetDateTime::now_utc() + time::Duration::seconds(42),
         urgency: "high",
     }
 }
@@ -92,7 +92,7 @@ async fn send(s: &Sender, endpoint: String) -> SendOutcome {
         &vapid,
         "mailto:it@school.example",
         &OsRandom,
-        OffsetDateTime::now_utc(),
+        &postern_core::clock::SystemClock,
     )
     .await
 }
@@ -105,7 +105,11 @@ async fn answers_become_outcomes() {
     assert_eq!(accepted, SendOutcome::Accepted { status: 201 });
     assert_eq!(accepted.words(), "push service accepted (201)");
     let headers = seen.lock().unwrap().pop().unwrap();
-    assert_eq!(headers["ttl"], "42");
+    let ttl: i64 = headers["ttl"].to_str().unwrap().parse().unwrap();
+    assert!(
+        (41..=42).contains(&ttl),
+        "the time left when it leaves: {ttl}"
+    );
     assert_eq!(headers["urgency"], "high");
     assert_eq!(headers["content-encoding"], "aes128gcm");
     assert!(
@@ -132,10 +136,27 @@ async fn answers_become_outcomes() {
     match huge {
         SendOutcome::Refused {
             status: 413,
-            detail,
+            ref detail,
         } => assert!(detail.len() <= 120),
-        other => panic!("{other:?}"),
+        ref other => panic!("{other:?}"),
     }
+    // What the push service said is for the server's log, not for the device's holder.
+    assert_eq!(huge.words(), "push service refused: 413");
+
+    // A message whose challenge has ended is not sent.
+    let mut late = message(format!("{base}/created"));
+    late.expires = OffsetDateTime::now_utc() - time::Duration::seconds(1);
+    let vapid = VapidKey::generate().unwrap();
+    let outcome = s
+        .send(
+            &late,
+            &vapid,
+            "mailto:it@school.example",
+            &OsRandom,
+            &postern_core::clock::SystemClock,
+        )
+        .await;
+    assert_eq!(outcome, SendOutcome::Expired);
 }
 
 #[tokio::test]
