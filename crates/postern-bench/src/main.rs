@@ -7,7 +7,9 @@
 //! 4. client-credentials grants per second (ES256 access tokens), SQLite;
 //! 5. push delivery with 1,000 and 10,000 authenticators connected: the server's memory per idle
 //!    event stream, and the time from a challenge's creation to the app receiving it;
-//! 6. the helpdesk's answer time over a month of sign-in log (`--helpdesk-signins`, 100,000):
+//! 6. Web Push with 1,000 subscribed devices: the time from a challenge's creation to the
+//!    encrypted wake-up notification arriving at a push service on this machine;
+//! 7. the helpdesk's answer time over a month of sign-in log (`--helpdesk-signins`, 100,000):
 //!    the diagnosis from a pasted request id, a student's sign-ins, the latest failures.
 //!
 //! Run it in release mode: `cargo build --release --bin postern --bin postern-bench &&
@@ -25,6 +27,7 @@ mod push;
 mod push_delivery;
 mod server;
 mod totp;
+mod web_push_delivery;
 
 use browser::App;
 use postern_core::credential::password::{PasswordHasher, PasswordParams};
@@ -47,6 +50,8 @@ struct Options {
     push_devices: Vec<usize>,
     push_challenges: usize,
     push_connect_rate: f64,
+    /// Devices with a Web Push subscription (the Web Push measurement).
+    web_push_devices: usize,
     helpdesk_signins: usize,
 }
 
@@ -59,6 +64,7 @@ fn options() -> Options {
         push_devices: vec![1000, 10_000],
         push_challenges: 200,
         push_connect_rate: 500.0,
+        web_push_devices: 1000,
         helpdesk_signins: 100_000,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -86,12 +92,15 @@ fn options() -> Options {
                     .expect("--push-connect-rate N")
                     .max(1.0)
             }
+            "--web-push-devices" => {
+                o.web_push_devices = args[i + 1].parse().expect("--web-push-devices N")
+            }
             "--helpdesk-signins" => {
                 o.helpdesk_signins = args[i + 1].parse().expect("--helpdesk-signins N")
             }
             "--help" | "-h" => {
                 println!(
-                    "postern-bench [--seconds N] [--concurrency N] [--totp-users N] [--push-devices N[,N…]] [--push-challenges N] [--push-connect-rate N] [--helpdesk-signins N] [--only argon2|signin|totp|client-credentials|push|helpdesk]"
+                    "postern-bench [--seconds N] [--concurrency N] [--totp-users N] [--push-devices N[,N…]] [--push-challenges N] [--push-connect-rate N] [--web-push-devices N] [--helpdesk-signins N] [--only argon2|signin|totp|client-credentials|push|web-push|helpdesk]"
                 );
                 std::process::exit(0);
             }
@@ -165,6 +174,10 @@ async fn main() {
     }
     if o.only.as_deref() == Some("push") {
         push_measurements(&o).await;
+        return;
+    }
+    if o.only.as_deref() == Some("web-push") {
+        web_push_delivery::measure(o.web_push_devices, o.push_challenges, PASSWORD).await;
         return;
     }
     if o.only.as_deref() == Some("helpdesk") {
@@ -313,6 +326,9 @@ async fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     if want("push") {
         push_measurements(&o).await;
+    }
+    if want("web-push") {
+        web_push_delivery::measure(o.web_push_devices, o.push_challenges, PASSWORD).await;
     }
     if want("helpdesk") {
         helpdesk::measure(o.seconds, o.helpdesk_signins).await;

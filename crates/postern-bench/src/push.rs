@@ -50,14 +50,40 @@ impl Device {
     /// `GET /api/authenticator/v1/events`, signed now (the server accepts a signature once, so
     /// every attempt is signed afresh).
     fn events_request(&self, http: &reqwest::Client, issuer: &str) -> reqwest::RequestBuilder {
-        let path = format!("{}/events", api::API_PREFIX);
+        self.signed(http, reqwest::Method::GET, issuer, "events", Vec::new())
+    }
+
+    /// A request to `{API_PREFIX}/{suffix}` with `body`, signed now as the device contract says.
+    pub fn signed(
+        &self,
+        http: &reqwest::Client,
+        method: reqwest::Method,
+        issuer: &str,
+        suffix: &str,
+        body: Vec<u8>,
+    ) -> reqwest::RequestBuilder {
+        let path = format!("{}/{suffix}", api::API_PREFIX);
         let ts = unix_ms();
-        let input = api::signing_input("GET", &path, &B64.encode(&sha256(b"")), ts, &self.id);
+        let input = api::signing_input(
+            method.as_str(),
+            &path,
+            &B64.encode(&sha256(&body)),
+            ts,
+            &self.id,
+        );
         let signature = B64.encode(self.key.sign(input.as_bytes()).as_ref());
-        http.get(format!("{issuer}{path}"))
+        let request = http
+            .request(method, format!("{issuer}{path}"))
             .header(api::HEADER_DEVICE, &self.id)
             .header(api::HEADER_TIMESTAMP, ts.to_string())
-            .header(api::HEADER_SIGNATURE, signature)
+            .header(api::HEADER_SIGNATURE, signature);
+        if body.is_empty() {
+            request
+        } else {
+            request
+                .header("content-type", "application/json")
+                .body(body)
+        }
     }
 }
 

@@ -182,7 +182,7 @@ pub async fn measure(settings: &Settings, password: &str) {
 /// Signs in each sampled user through the pages, [`BROWSERS`] at a time, their starts spread over
 /// [`SPREAD`]: up to the waiting page, whose request creates the challenge. The usernames whose
 /// waiting page showed a number to match, and the failures.
-async fn sign_in(
+pub async fn sign_in(
     app: Arc<App>,
     sample: Vec<Arc<Device>>,
     password: &str,
@@ -244,17 +244,17 @@ fn delivered(arrivals: &[push::Arrival], created: &[String]) -> (Vec<f64>, usize
     (latencies, stray)
 }
 
-struct Stats {
-    min: f64,
-    p50: f64,
-    p90: f64,
-    p99: f64,
-    max: f64,
+pub struct Stats {
+    pub min: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
 }
 
 impl Stats {
     /// Nearest-rank percentiles.
-    fn of(mut v: Vec<f64>) -> Option<Stats> {
+    pub fn of(mut v: Vec<f64>) -> Option<Stats> {
         if v.is_empty() {
             return None;
         }
