@@ -677,7 +677,81 @@ async fn a_p256_device_works_and_its_requests_are_single_use_under_either_signat
     server.stop().await;
 }
 
+/// Issue 11: one approved push, then one answered with a wrong number, is one unanswered push,
+/// not two: the next sign-in still starts with a push; one more ignored makes two in a row.
+async fn the_unanswered_streak_counts_each_push_once(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (client, _) = server
+        .create_client(ClientKind::Public, SigningAlg::RS256)
+        .await;
+    let (device, _) = user_with_device(&server, "una").await;
+    let first = Browser::new(&server);
+    let (body, _) = waiting(&server, &first, &client, "una").await;
+    let id = device.pending(&server).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, res) = device
+        .answer(&server, &id, true, Some(match_number(&body)), false)
+        .await;
+    assert_eq!(res["outcome"], "approved");
+    first.open(&page_url(&server, &body)).await.app_url();
+
+    let second = Browser::new(&server);
+    let (body, _) = waiting(&server, &second, &client, "una").await;
+    let id = device.pending(&server).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let wrong = (match_number(&body) + 1) % 100;
+    let (_, res) = device.answer(&server, &id, true, Some(wrong), false).await;
+    assert_eq!(res["outcome"], "wrong_number", "{res}");
+    let failed = second.open(&page_url(&server, &body)).await;
+    assert_eq!(shown_code(failed.body()).as_deref(), Some("500121"));
+    // The page is looked at again (a reload, the event stream's end): still counted once.
+    second.open(&page_url(&server, &body)).await;
+    assert_eq!(
+        server
+            .store()
+            .find_push_state(&device_user(&server, "una").await)
+            .await
+            .unwrap()
+            .unanswered,
+        1
+    );
+
+    // One unanswered push: the next sign-in starts with a push.
+    let third = Browser::new(&server);
+    let (body, _) = waiting(&server, &third, &client, "una").await;
+    server.advance(Duration::seconds(61));
+    let failed = third.open(&page_url(&server, &body)).await;
+    assert_eq!(shown_code(failed.body()).as_deref(), Some("500121"));
+    third.open(&page_url(&server, &body)).await;
+
+    // Two in a row: now a code first.
+    let fourth = Browser::new(&server);
+    let (url, _, _, _) = authorize_url(&server, &client, &[]);
+    let prompt = fourth.sign_in(&url, "una", PASSWORD).await;
+    assert!(
+        prompt.body().contains("we ask for a code"),
+        "{}",
+        prompt.body()
+    );
+    server.stop().await;
+}
+
+async fn device_user(server: &TestServer, name: &str) -> String {
+    server
+        .store()
+        .find_user_by_username(name)
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}
+
 on_both_backends!(
+    the_unanswered_streak_counts_each_push_once,
     a_p256_device_works_and_its_requests_are_single_use_under_either_signature,
     approve_with_the_right_number,
     wrong_number_deny_and_report,

@@ -515,19 +515,25 @@ async fn after_answer(
     Ok(())
 }
 
-/// Counts an expired (ignored) push once in the user's unanswered streak.
+/// Counts an expired (ignored) push once in the user's unanswered streak. What decides is the
+/// challenge as stored, not the caller's copy: a copy read before a late answer (a wrong number
+/// just before the expiry) would otherwise count the push a second time, after the answer
+/// already counted it.
 pub async fn record_ignored(state: &AppState, c: &Challenge) -> Result<bool, StoreError> {
     let mut first = false;
+    let mut ignored = false;
     modify(state, &c.id, |c| {
+        first = false;
         if c.failure_logged {
             return false;
         }
+        ignored = c.answer.is_none();
         c.failure_logged = true;
         first = true;
         true
     })
     .await?;
-    if first && c.answer.is_none() {
+    if first && ignored {
         state
             .store
             .record_push_answer(&c.user_id, false, None)
