@@ -84,6 +84,10 @@ pub enum ErrorCode {
     AccessPassExpired,
     /// The one-time temporary access pass matched but was already used.
     AccessPassUsed,
+    /// A `request` parameter (a request object, OIDC Core §6) was sent; Postern takes none.
+    RequestNotSupported,
+    /// A `request_uri` parameter was sent; Postern takes none.
+    RequestUriNotSupported,
 }
 
 /// One entry of the catalogue.
@@ -99,7 +103,7 @@ pub struct ErrorInfo {
 
 impl ErrorCode {
     /// Every code, in catalogue order.
-    pub const ALL: [ErrorCode; 36] = [
+    pub const ALL: [ErrorCode; 38] = [
         ErrorCode::ServerError,
         ErrorCode::InvalidRequest,
         ErrorCode::MissingParameter,
@@ -136,6 +140,8 @@ impl ErrorCode {
         ErrorCode::WrongAccessPass,
         ErrorCode::AccessPassExpired,
         ErrorCode::AccessPassUsed,
+        ErrorCode::RequestNotSupported,
+        ErrorCode::RequestUriNotSupported,
     ];
 
     /// The numeric code shown to people and applications.
@@ -431,6 +437,22 @@ impl ErrorCode {
                 "Your temporary access pass was already used",
                 "This pass works only once and has signed in already. Ask the helpdesk for a new one, or sign in with a method you added.",
                 "The one-time pass matched but had already signed in once. If the user did not use it, someone else may have: check the sign-in log, then issue a new pass (a multi-use one if they need several sign-ins).",
+            ),
+            RequestNotSupported => (
+                990013,
+                400,
+                "request_not_supported",
+                "The application sent a request object, which Postern does not accept",
+                "Nothing to do on your side; tell the application's owner.",
+                "The application passed its authorization request as a signed request object (`request`). Postern's discovery document says `request_parameter_supported: false`: send the parameters in the query string.",
+            ),
+            RequestUriNotSupported => (
+                990014,
+                400,
+                "request_uri_not_supported",
+                "The application sent a request_uri, which Postern does not accept",
+                "Nothing to do on your side; tell the application's owner.",
+                "The application passed its authorization request by reference (`request_uri`). Postern's discovery document says `request_uri_parameter_supported: false`: send the parameters in the query string.",
             ),
             NotFound => (
                 990004,

@@ -291,6 +291,11 @@ async fn code_is_single_use_and_bound(backend: Backend) {
             "OAuth errors carry {field}: {body}"
         );
     }
+    // error_uri is a URI: absolute, at the issuer.
+    assert_eq!(
+        body["error_uri"],
+        format!("{}/error?code=54005", server.issuer())
+    );
     // What the first redemption issued is revoked.
     let res = reqwest::Client::new()
         .post(server.url("/token"))

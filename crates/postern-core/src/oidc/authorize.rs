@@ -124,10 +124,17 @@ pub fn validate(
             "only response_mode=query is supported",
         ));
     }
-    if params.get("request").is_some() || params.get("request_uri").is_some() {
+    // OIDC Core §3.1.2.6: each has its own error (discovery says neither is supported).
+    if params.get("request").is_some() {
         return Err(redirect(
-            ErrorCode::InvalidRequest,
+            ErrorCode::RequestNotSupported,
             "request objects are not supported",
+        ));
+    }
+    if params.get("request_uri").is_some() {
+        return Err(redirect(
+            ErrorCode::RequestUriNotSupported,
+            "request_uri is not supported",
         ));
     }
 
@@ -319,6 +326,33 @@ mod tests {
                     proptest::prop_assert_eq!(redirect_uri.as_str(), "https://hub.example/cb");
                 }
                 Err(AuthorizeError::Page { .. }) => {}
+            }
+        }
+    }
+
+    #[test]
+    fn request_objects_get_their_own_errors() {
+        let base = format!(
+            "client_id=hub&redirect_uri=https%3A%2F%2Fhub.example%2Fcb&response_type=code&scope=openid&code_challenge={CH}&code_challenge_method=S256"
+        );
+        for (extra, expected, oauth) in [
+            (
+                "request=eyJ",
+                ErrorCode::RequestNotSupported,
+                "request_not_supported",
+            ),
+            (
+                "request_uri=https%3A%2F%2Fhub.example%2Fr",
+                ErrorCode::RequestUriNotSupported,
+                "request_uri_not_supported",
+            ),
+        ] {
+            match run(&format!("{base}&{extra}"), ClientKind::Public) {
+                Err(AuthorizeError::Redirect { code, .. }) => {
+                    assert_eq!(code, expected);
+                    assert_eq!(code.info().oauth_error, oauth);
+                }
+                other => panic!("{extra}: {other:?}"),
             }
         }
     }

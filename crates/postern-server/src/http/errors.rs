@@ -15,6 +15,8 @@ use time::OffsetDateTime;
 #[derive(Debug, Clone)]
 pub struct ErrorContext {
     pub request_id: String,
+    /// The issuer, for absolute links in error answers (`error_uri`).
+    pub issuer: String,
     pub correlation_id: Option<String>,
     pub timestamp: OffsetDateTime,
 }
@@ -24,6 +26,7 @@ impl ErrorContext {
     pub fn new(state: &AppState, rid: &crate::http::RequestId) -> Self {
         ErrorContext {
             request_id: rid.0.clone(),
+            issuer: state.issuer.clone(),
             correlation_id: None,
             timestamp: state.clock.now(),
         }
@@ -91,7 +94,8 @@ pub fn oauth_body(code: ErrorCode, detail: &str, ctx: &ErrorContext) -> serde_js
         "timestamp": ts,
         "trace_id": ctx.request_id,
         "correlation_id": correlation,
-        "error_uri": format!("/error?code={}", info.code),
+        // RFC 6749 §5.2: a URI, so absolute (the certification suite refuses a bare path).
+        "error_uri": format!("{}/error?code={}", ctx.issuer.trim_end_matches('/'), info.code),
     })
 }
 
