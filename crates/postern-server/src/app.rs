@@ -148,15 +148,10 @@ async fn build(
         max_lock: time::Duration::seconds(config.lockout.max_lock_seconds as i64),
     };
     let web_push = if load_keys && config.web_push.enabled {
-        let loaded = crate::push::notifications::WebPush::load(
-            &store,
-            &master,
-            &*rng,
-            &config.web_push,
-            &issuer,
-        )
-        .await
-        .map_err(|e| StartError(e.to_string()))?;
+        let loaded =
+            crate::push::web_push::WebPush::load(&store, &master, &*rng, &config.web_push, &issuer)
+                .await
+                .map_err(|e| StartError(e.to_string()))?;
         Some(Arc::new(loaded))
     } else {
         None

@@ -43,7 +43,7 @@ pub struct Inner {
     pub wakeups: Arc<dyn crate::push::wakeup::Wakeups>,
     /// Web Push notifications to subscribed devices (None when turned off, and for `postern
     /// admin`, which sends none).
-    pub web_push: Option<Arc<crate::push::notifications::WebPush>>,
+    pub web_push: Option<Arc<crate::push::web_push::WebPush>>,
     /// Turns true when the server begins to stop: long-lived streams end so that the graceful
     /// shutdown does not wait for them forever.
     pub stopping: tokio::sync::watch::Sender<bool>,

@@ -1,6 +1,6 @@
-//! Web Push wake-up notifications (RFC 8030 / 8291 / 8292): the server's VAPID key (made once,
-//! sealed with the master key, the same on every node), the subscriptions devices register, and
-//! the notification sent to every subscribed device when a push challenge is created.
+//! Web Push wake-up notifications (RFC 8030 / 8291 / 8292): the subscriptions devices register,
+//! and the notification sent to every subscribed device when a push challenge is created (the
+//! server's key and sender are `web_push::WebPush`).
 //!
 //! A notification is only a wake-up call: it holds no number and nothing secret, the challenge
 //! waits in the store whatever happens, and sending runs off the request path, bounded (the
@@ -8,26 +8,21 @@
 //! written on the challenge's delivery record and as a step of the sign-in log, so the waiting
 //! page and the helpdesk can say what became of it.
 
-use super::web_push::{Message, SendOutcome, Sender, SenderSettings};
-use crate::config::WebPushConfig;
+use super::web_push::{Message, SendOutcome, WebPush};
 use crate::signin::log;
 use crate::state::AppState;
 use data_encoding::BASE64URL_NOPAD as B64;
 use postern_core::credential::method::Method;
 use postern_core::credential::push::{Challenge, WebPushResult};
-use postern_core::random::{self, Random};
-use postern_core::sealed::MasterKey;
+use postern_core::random;
 use postern_core::signin_log::StepResult;
-use postern_core::web_push::{SubscriberKeys, VapidKey, check_endpoint};
+use postern_core::web_push::{SubscriberKeys, check_endpoint};
 use postern_proto::authenticator::{
     MAX_WEB_PUSH_SUBSCRIPTIONS, WebPushMessage, WebPushSubscription,
 };
-use postern_store::{Store, StoreError, WebPushSubscriptionRecord};
+use postern_store::{StoreError, WebPushSubscriptionRecord};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Where the sealed VAPID key is kept (the `settings` table).
-const VAPID_SETTING: &str = "web_push.vapid_key";
-const VAPID_CONTEXT: &str = "web-push-vapid-key";
 /// Sends waiting or in flight at most; beyond, a notification is skipped (and logged as such):
 /// a flood of sign-ins must not pile up memory behind a slow push service.
 const MAX_WAITING: usize = 10_000;
@@ -36,130 +31,40 @@ fn auth_context(subscription_id: &str) -> String {
     format!("web-push-auth:{subscription_id}")
 }
 
-/// Web Push on this server.
-pub struct WebPush {
-    vapid: VapidKey,
-    /// The VAPID `sub` claim: how a push service reaches the operator.
-    subject: String,
-    allow_loopback: bool,
-    sender: Sender,
-    waiting: AtomicUsize,
-}
-
-/// Web Push could not be set up at start.
-#[derive(Debug, thiserror::Error)]
-pub enum SetupError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("web_push: {0}")]
-    Key(String),
-}
-
-impl WebPush {
-    /// Loads the VAPID key pair from the store, making it on the first start (nodes starting
-    /// together agree on one), and builds the sender.
-    pub async fn load(
-        store: &Store,
-        master: &MasterKey,
-        rng: &dyn Random,
-        config: &WebPushConfig,
-        issuer: &str,
-    ) -> Result<WebPush, SetupError> {
-        let vapid = match store.find_setting(VAPID_SETTING).await? {
-            Some(sealed) => open_vapid(master, &sealed)?,
-            None => {
-                let fresh = VapidKey::generate().map_err(|e| SetupError::Key(e.to_string()))?;
-                let der = zeroize::Zeroizing::new(
-                    fresh
-                        .to_pkcs8()
-                        .map_err(|e| SetupError::Key(e.to_string()))?,
-                );
-                let sealed = B64.encode(&master.seal(rng, VAPID_CONTEXT, &der));
-                if store.create_setting(VAPID_SETTING, &sealed).await? {
-                    fresh
-                } else {
-                    // Another node made one first: use that one.
-                    let stored = store.find_setting(VAPID_SETTING).await?.ok_or_else(|| {
-                        SetupError::Key("the VAPID key vanished while starting".into())
-                    })?;
-                    open_vapid(master, &stored)?
-                }
-            }
-        };
-        if config.allow_loopback_endpoints {
-            tracing::warn!(
-                "web_push.allow_loopback_endpoints is on: notifications may be sent over http to this machine (for tests only)"
-            );
-        }
-        let sender = Sender::new(SenderSettings {
-            timeout: std::time::Duration::from_secs(config.timeout_seconds),
-            max_concurrent: config.max_concurrent,
-            allow_loopback: config.allow_loopback_endpoints,
-            ..SenderSettings::default()
-        })
-        .map_err(SetupError::Key)?;
-        Ok(WebPush {
-            vapid,
-            subject: config.subject_for(issuer),
-            allow_loopback: config.allow_loopback_endpoints,
-            sender,
-            waiting: AtomicUsize::new(0),
-        })
+/// Stores `sub` for `device`, or says what is wrong with it (nothing is stored then).
+pub async fn save(
+    state: &AppState,
+    web_push: &WebPush,
+    device: &Method,
+    sub: &WebPushSubscription,
+) -> Result<Result<(), String>, StoreError> {
+    if let Err(problem) = check_endpoint(&sub.endpoint, web_push.allow_loopback) {
+        return Ok(Err(problem.to_string()));
     }
-
-    /// The VAPID public key, as browsers take it (`applicationServerKey`).
-    pub fn application_server_key(&self) -> String {
-        self.vapid.public_key_b64url()
-    }
-
-    /// Stores `sub` for `device`, or says what is wrong with it (nothing is stored then).
-    pub async fn save(
-        &self,
-        state: &AppState,
-        device: &Method,
-        sub: &WebPushSubscription,
-    ) -> Result<Result<(), String>, StoreError> {
-        if let Err(problem) = check_endpoint(&sub.endpoint, self.allow_loopback) {
-            return Ok(Err(problem.to_string()));
-        }
-        let keys = match SubscriberKeys::parse(&sub.keys.p256dh, &sub.keys.auth) {
-            Ok(k) => k,
-            Err(problem) => return Ok(Err(problem.to_string())),
-        };
-        let id = random::uuid(&*state.rng);
-        let sealed = state
-            .master
-            .seal(&*state.rng, &auth_context(&id), keys.auth());
-        let record = WebPushSubscriptionRecord {
-            device_id: device.id.clone(),
-            endpoint: sub.endpoint.clone(),
-            p256dh: B64.encode(keys.p256dh()),
-            sealed_auth: B64.encode(&sealed),
-            created: state.clock.now(),
-            last_sent: None,
-            last_result: None,
-            id,
-        };
-        state
-            .store
-            .save_web_push_subscription(&record, MAX_WEB_PUSH_SUBSCRIPTIONS)
-            .await?;
-        tracing::info!(device = %device.id, "web push subscription saved");
-        Ok(Ok(()))
-    }
-}
-
-fn open_vapid(master: &MasterKey, sealed: &str) -> Result<VapidKey, SetupError> {
-    let bytes = B64
-        .decode(sealed.as_bytes())
-        .map_err(|_| SetupError::Key("the stored VAPID key is not base64url".into()))?;
-    let der = master.open(VAPID_CONTEXT, &bytes).map_err(|_| {
-        SetupError::Key(
-            "the stored VAPID key cannot be decrypted: is this the master key it was made with?"
-                .into(),
-        )
-    })?;
-    VapidKey::from_pkcs8(&der).map_err(|e| SetupError::Key(e.to_string()))
+    let keys = match SubscriberKeys::parse(&sub.keys.p256dh, &sub.keys.auth) {
+        Ok(k) => k,
+        Err(problem) => return Ok(Err(problem.to_string())),
+    };
+    let id = random::uuid(&*state.rng);
+    let sealed = state
+        .master
+        .seal(&*state.rng, &auth_context(&id), keys.auth());
+    let record = WebPushSubscriptionRecord {
+        device_id: device.id.clone(),
+        endpoint: sub.endpoint.clone(),
+        p256dh: B64.encode(keys.p256dh()),
+        sealed_auth: B64.encode(&sealed),
+        created: state.clock.now(),
+        last_sent: None,
+        last_result: None,
+        id,
+    };
+    state
+        .store
+        .save_web_push_subscription(&record, MAX_WEB_PUSH_SUBSCRIPTIONS)
+        .await?;
+    tracing::info!(device = %device.id, "web push subscription saved");
+    Ok(Ok(()))
 }
 
 /// Sends the wake-up notification of a new challenge to every subscribed device, in the
@@ -245,13 +150,13 @@ async fn notify_device(
 /// One notification counted as waiting for as long as it lives, however its sending ends (an
 /// error returned early included).
 struct Waiting<'a> {
-    count: &'a std::sync::atomic::AtomicUsize,
+    count: &'a AtomicUsize,
     /// How many were waiting before this one.
     before: usize,
 }
 
 impl<'a> Waiting<'a> {
-    fn enter(count: &'a std::sync::atomic::AtomicUsize) -> Self {
+    fn enter(count: &'a AtomicUsize) -> Self {
         let before = count.fetch_add(1, Ordering::SeqCst);
         Self { count, before }
     }

@@ -4,13 +4,20 @@
 //! through a resolver that drops every address that is not public (no DNS rebinding onto an
 //! internal service), literal addresses are checked before sending, redirects are not followed,
 //! the answer is read only up to a small cap, and a timeout bounds each send. A semaphore caps the
-//! sends in flight. What to send and what the answer means for a sign-in is `notifications`.
+//! sends in flight. [`WebPush`] is the server's side of it: the VAPID key (made once, sealed with
+//! the master key, the same on every node) and the sender. What to send and what the answer
+//! means for a sign-in is `notifications`.
 
+use crate::config::WebPushConfig;
+use data_encoding::BASE64URL_NOPAD as B64;
 use postern_core::clock::Clock;
 use postern_core::random::Random;
+use postern_core::sealed::MasterKey;
 use postern_core::web_push::{self, SubscriberKeys, VapidKey, address_allowed, check_endpoint};
+use postern_store::{Store, StoreError};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
@@ -252,6 +259,102 @@ fn unreachable(e: &reqwest::Error, timeout: Duration) -> SendOutcome {
         source.to_string()
     };
     SendOutcome::Unreachable { detail }
+}
+
+/// Where the sealed VAPID key is kept (the `settings` table).
+const VAPID_SETTING: &str = "web_push.vapid_key";
+const VAPID_CONTEXT: &str = "web-push-vapid-key";
+
+/// Web Push on this server: its VAPID key pair and the sender. What is sent for a challenge, and
+/// the subscriptions, are `notifications`.
+pub struct WebPush {
+    pub(super) vapid: VapidKey,
+    /// The VAPID `sub` claim: how a push service reaches the operator.
+    pub(super) subject: String,
+    pub(super) allow_loopback: bool,
+    pub(super) sender: Sender,
+    /// Notifications waiting for a slot or in flight.
+    pub(super) waiting: AtomicUsize,
+}
+
+/// Web Push could not be set up at start.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("web_push: {0}")]
+    Key(String),
+}
+
+impl WebPush {
+    /// Loads the VAPID key pair from the store, making it on the first start (nodes starting
+    /// together agree on one), and builds the sender.
+    pub async fn load(
+        store: &Store,
+        master: &MasterKey,
+        rng: &dyn Random,
+        config: &WebPushConfig,
+        issuer: &str,
+    ) -> Result<WebPush, SetupError> {
+        let vapid = match store.find_setting(VAPID_SETTING).await? {
+            Some(sealed) => open_vapid(master, &sealed)?,
+            None => {
+                let fresh = VapidKey::generate().map_err(|e| SetupError::Key(e.to_string()))?;
+                let der = zeroize::Zeroizing::new(
+                    fresh
+                        .to_pkcs8()
+                        .map_err(|e| SetupError::Key(e.to_string()))?,
+                );
+                let sealed = B64.encode(&master.seal(rng, VAPID_CONTEXT, &der));
+                if store.create_setting(VAPID_SETTING, &sealed).await? {
+                    fresh
+                } else {
+                    // Another node made one first: use that one.
+                    let stored = store.find_setting(VAPID_SETTING).await?.ok_or_else(|| {
+                        SetupError::Key("the VAPID key vanished while starting".into())
+                    })?;
+                    open_vapid(master, &stored)?
+                }
+            }
+        };
+        if config.allow_loopback_endpoints {
+            tracing::warn!(
+                "web_push.allow_loopback_endpoints is on: notifications may be sent over http to this machine (for tests only)"
+            );
+        }
+        let sender = Sender::new(SenderSettings {
+            timeout: std::time::Duration::from_secs(config.timeout_seconds),
+            max_concurrent: config.max_concurrent,
+            allow_loopback: config.allow_loopback_endpoints,
+            ..SenderSettings::default()
+        })
+        .map_err(SetupError::Key)?;
+        Ok(WebPush {
+            vapid,
+            subject: config.subject_for(issuer),
+            allow_loopback: config.allow_loopback_endpoints,
+            sender,
+            waiting: AtomicUsize::new(0),
+        })
+    }
+
+    /// The VAPID public key, as browsers take it (`applicationServerKey`).
+    pub fn application_server_key(&self) -> String {
+        self.vapid.public_key_b64url()
+    }
+}
+
+fn open_vapid(master: &MasterKey, sealed: &str) -> Result<VapidKey, SetupError> {
+    let bytes = B64
+        .decode(sealed.as_bytes())
+        .map_err(|_| SetupError::Key("the stored VAPID key is not base64url".into()))?;
+    let der = master.open(VAPID_CONTEXT, &bytes).map_err(|_| {
+        SetupError::Key(
+            "the stored VAPID key cannot be decrypted: is this the master key it was made with?"
+                .into(),
+        )
+    })?;
+    VapidKey::from_pkcs8(&der).map_err(|e| SetupError::Key(e.to_string()))
 }
 
 #[cfg(test)]

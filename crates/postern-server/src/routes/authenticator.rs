@@ -340,7 +340,7 @@ pub async fn save_subscription(
             "the body must be a push subscription (JSON: endpoint, keys.p256dh, keys.auth)",
         );
     };
-    match web_push.save(&state, &device, &sub).await {
+    match crate::push::notifications::save(&state, web_push, &device, &sub).await {
         Err(e) => internal(&e),
         Ok(Err(problem)) => api_error(StatusCode::BAD_REQUEST, "invalid_request", problem),
         Ok(Ok(())) => StatusCode::NO_CONTENT.into_response(),
