@@ -9,6 +9,7 @@ mod password;
 mod push;
 mod register;
 mod second_factor;
+mod ways;
 
 use crate::http::errors::{self, ErrorContext};
 use crate::http::{ClientInfo, RequestId, csrf, forms};

@@ -2,7 +2,7 @@
 //! moves on the moment the app answers), sending another request, and the 500121 page that says
 //! what happened and opens every other door without retyping the password.
 
-use super::{Answer, open_flow, second_factor};
+use super::{Answer, open_flow};
 use crate::http::errors::{self, ErrorContext};
 use crate::http::{ClientInfo, RequestId, csrf};
 use crate::pages::{self, PushFailedPage, PushWaitPage};
@@ -71,7 +71,7 @@ pub(super) async fn prompt(
             }
         }
     };
-    let username = second_factor::username_of(state, user_id).await?;
+    let username = super::ways::username_of(state, user_id).await?;
     match challenge.status(now) {
         Status::Pending => Ok(Shown::Page(wait_page(
             state, flow, &challenge, device, methods, &username,
@@ -259,7 +259,7 @@ async fn failed_page(
         }
     }
     let retry_refused = push::push_refusal(state, &c.user_id).await?;
-    let choices = second_factor::choices(flow, methods, Some(MethodKind::Push));
+    let choices = super::ways::choices(flow, methods, Some(MethodKind::Push));
     Ok(ctx.shown(pages::render(&PushFailedPage {
         org: state.config.organisation.clone(),
         client_name: flow.client_name.clone(),

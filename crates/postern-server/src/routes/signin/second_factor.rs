@@ -2,12 +2,13 @@
 //! (every registered method, without retyping the password), checking a code, and the way on to
 //! the application after a recovery code sent the user to Security info first.
 
+use super::ways::{choices, username_of};
 use super::{Answer, gone, open_flow};
 use crate::http::errors::{self, ErrorContext};
 use crate::http::{ClientInfo, RequestId};
 use crate::methods;
 use crate::metrics::Metrics;
-use crate::pages::{self, Choice, OtherWaysPage, SecondFactorPage};
+use crate::pages::{self, OtherWaysPage, SecondFactorPage};
 use crate::push;
 use crate::signin::{self, Destination, log, remember};
 use crate::state::AppState;
@@ -122,55 +123,6 @@ fn first_code_method(methods: &[Method]) -> Option<&Method> {
     usable(methods)
         .filter(|m| m.kind() != MethodKind::Push)
         .min_by_key(|m| (m.kind(), m.created))
-}
-
-pub(super) async fn username_of(
-    state: &AppState,
-    user_id: &str,
-) -> Result<String, postern_store::StoreError> {
-    Ok(state
-        .store
-        .find_user_by_id(user_id)
-        .await?
-        .map(|u| u.username)
-        .unwrap_or_default())
-}
-
-/// "Sign in another way": a link for every usable method of the user, but those of kind
-/// `except` (the 500121 page offers push as "Send another request" instead).
-pub(super) fn choices(flow: &Flow, methods: &[Method], except: Option<MethodKind>) -> Vec<Choice> {
-    let pass = Choice {
-        href: format!("/signin/{}/access-pass", flow.id),
-        label: "Use a temporary access pass from the helpdesk".into(),
-        hint: Some("when none of your methods works".into()),
-    };
-    usable(methods)
-        .filter(|m| Some(m.kind()) != except)
-        .map(|m| {
-            let href = format!("/signin/{}?method={}", flow.id, m.id);
-            match m.kind() {
-                MethodKind::Push => Choice {
-                    href,
-                    label: format!(
-                        "Approve a request in the Postern Authenticator ('{}')",
-                        m.name
-                    ),
-                    hint: None,
-                },
-                MethodKind::Totp => Choice {
-                    href,
-                    label: format!("Use a code from my authenticator app ('{}')", m.name),
-                    hint: Some("works without a network connection".into()),
-                },
-                MethodKind::RecoveryCodes => Choice {
-                    href,
-                    label: "Use a recovery code".into(),
-                    hint: Some(format!("{} left", m.secret.remaining_codes())),
-                },
-            }
-        })
-        .chain(std::iter::once(pass))
-        .collect()
 }
 
 /// `GET /signin/{flow}/other`: every way this user can finish signing in.

@@ -1,0 +1,58 @@
+//! The ways on from a second step: "Sign in another way" (a link for every usable method and
+//! the helpdesk's pass), and the username the pages greet. Shared by the code prompt and the
+//! push pages, which otherwise need nothing of each other.
+
+use crate::pages::Choice;
+use crate::state::AppState;
+use postern_core::credential::method::{Method, MethodKind, usable};
+use postern_core::flow::Flow;
+
+/// The username of `user_id`, for the pages ("… as ana"); empty if the account is gone.
+pub(super) async fn username_of(
+    state: &AppState,
+    user_id: &str,
+) -> Result<String, postern_store::StoreError> {
+    Ok(state
+        .store
+        .find_user_by_id(user_id)
+        .await?
+        .map(|u| u.username)
+        .unwrap_or_default())
+}
+
+/// "Sign in another way": a link for every usable method of the user, but those of kind
+/// `except` (the 500121 page offers push as "Send another request" instead).
+pub(super) fn choices(flow: &Flow, methods: &[Method], except: Option<MethodKind>) -> Vec<Choice> {
+    let pass = Choice {
+        href: format!("/signin/{}/access-pass", flow.id),
+        label: "Use a temporary access pass from the helpdesk".into(),
+        hint: Some("when none of your methods works".into()),
+    };
+    usable(methods)
+        .filter(|m| Some(m.kind()) != except)
+        .map(|m| {
+            let href = format!("/signin/{}?method={}", flow.id, m.id);
+            match m.kind() {
+                MethodKind::Push => Choice {
+                    href,
+                    label: format!(
+                        "Approve a request in the Postern Authenticator ('{}')",
+                        m.name
+                    ),
+                    hint: None,
+                },
+                MethodKind::Totp => Choice {
+                    href,
+                    label: format!("Use a code from my authenticator app ('{}')", m.name),
+                    hint: Some("works without a network connection".into()),
+                },
+                MethodKind::RecoveryCodes => Choice {
+                    href,
+                    label: "Use a recovery code".into(),
+                    hint: Some(format!("{} left", m.secret.remaining_codes())),
+                },
+            }
+        })
+        .chain(std::iter::once(pass))
+        .collect()
+}
