@@ -7,10 +7,9 @@ use crate::config::Config;
 use axum::http::Method;
 use clap::{Args, Subcommand};
 use postern_core::clock::{Clock, SystemClock, iso8601};
-use postern_core::credential::password::{PasswordHasher, validate_new_password};
-use postern_core::random::{self, OsRandom};
+use postern_core::credential::password::validate_new_password;
+use postern_core::random::OsRandom;
 use postern_core::secret::SecretString;
-use postern_core::user::{User, normalize_username, validate_email};
 use postern_store::Store;
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -1122,39 +1121,6 @@ async fn token(api: &Api, out: &Out, cmd: TokenCommand) -> CmdResult {
         }
     }
     Ok(())
-}
-
-fn hasher(config: &Config) -> Result<PasswordHasher, String> {
-    PasswordHasher::new(config.password, &OsRandom)
-        .ok_or_else(|| "invalid Argon2id parameters".to_owned())
-}
-
-/// Creates a user (shared with the demo seeding).
-pub async fn create_user(
-    config: &Config,
-    store: &Store,
-    username: &str,
-    email: Option<&str>,
-    name: Option<&str>,
-    password: &SecretString,
-) -> Result<User, String> {
-    let username = normalize_username(username).map_err(|e| e.to_string())?;
-    let email = email
-        .map(validate_email)
-        .transpose()
-        .map_err(|e| e.to_string())?;
-    let hasher = hasher(config)?;
-    let user = User {
-        id: random::uuid(&OsRandom),
-        username,
-        email,
-        name: name.map(|n| n.trim().chars().take(200).collect()),
-        password_hash: Some(hasher.hash(password, &OsRandom)),
-        disabled: false,
-        created: SystemClock.now(),
-    };
-    store.create_user(&user).await.map_err(|e| e.to_string())?;
-    Ok(user)
 }
 
 async fn keys(config: &Config, store: &Store, cmd: KeysCommand, json: bool) -> CmdResult {

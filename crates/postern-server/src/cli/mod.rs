@@ -5,8 +5,6 @@ mod admin_client;
 mod errors;
 mod serve;
 
-pub use admin::create_user;
-
 use crate::config::{Config, Overrides};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

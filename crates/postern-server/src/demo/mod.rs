@@ -5,7 +5,10 @@
 
 mod hub;
 
+use crate::admin::Origin;
+use crate::admin::users::NewUser;
 use crate::state::AppState;
+use postern_core::admin::{Actor, ActorKind, Manage, Role};
 use postern_core::client::{Client, ClientKind};
 use postern_core::oidc::jws::SigningAlg;
 use postern_core::secret::SecretString;
@@ -100,15 +103,29 @@ pub async fn seed(state: &AppState, hub_base: &str) -> Result<Seeded, String> {
         .map_err(|e| e.to_string())?
         .is_none()
     {
-        crate::cli::create_user(
-            &state.config,
-            store,
-            STUDENT,
-            Some("student@northfield.example"),
-            Some("Demo Student"),
-            &SecretString::new(STUDENT_PASSWORD),
+        // Through the same service as `postern admin user create`: validated, on the server's
+        // clock, and in the audit log as the demo's doing.
+        let seeder = Actor {
+            kind: ActorKind::Local {
+                os_user: "postern serve --demo".into(),
+            },
+            role: Role::Admin,
+        }
+        .authorize::<Manage>()
+        .map_err(|e| e.to_string())?;
+        crate::admin::users::create(
+            state,
+            &seeder,
+            &Origin::default(),
+            NewUser {
+                username: STUDENT.into(),
+                email: Some("student@northfield.example".into()),
+                name: Some("Demo Student".into()),
+                password: Some(SecretString::new(STUDENT_PASSWORD)),
+            },
         )
-        .await?;
+        .await
+        .map_err(|e| e.to_string())?;
     }
     Ok(Seeded {
         username: STUDENT.into(),

@@ -115,17 +115,25 @@ impl TestServer {
         self.clock.advance(by);
     }
 
+    /// A user with [`PASSWORD`], written straight into the store (no audit entry: the tests'
+    /// fixture, not an administrator's act), on the server's clock.
     pub async fn create_user(&self, username: &str) -> User {
-        postern_server::cli::create_user(
-            &self.config,
-            self.store(),
-            username,
-            Some(&format!("{username}@school.example")),
-            Some(&format!("{username} Example")),
-            &SecretString::new(PASSWORD),
+        let hasher = postern_core::credential::password::PasswordHasher::new(
+            self.config.password,
+            &OsRandom,
         )
-        .await
-        .unwrap()
+        .unwrap();
+        let user = User {
+            id: random::uuid(&OsRandom),
+            username: postern_core::user::normalize_username(username).unwrap(),
+            email: Some(format!("{username}@school.example")),
+            name: Some(format!("{username} Example")),
+            password_hash: Some(hasher.hash(&SecretString::new(PASSWORD), &OsRandom)),
+            disabled: false,
+            created: self.clock.now(),
+        };
+        self.store().create_user(&user).await.unwrap();
+        user
     }
 
     /// Registers a client; returns it with its secret (None for public clients).
