@@ -7,7 +7,7 @@
 //! passed in.
 
 use crate::random::Random;
-use crate::signin_log::StepReason;
+use crate::signin_log::{StepReason, StepResult};
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
@@ -301,13 +301,101 @@ pub enum AnswerCheck {
     NotTargeted,
 }
 
-/// Checks an answer (approve with `number`, or deny) from `device_id` at `now`.
+/// What a device answered to a challenge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Approve, with the number the user typed (none typed is a wrong number).
+    Approve { number: Option<u32> },
+    /// Deny: the user does not want this sign-in.
+    Deny,
+    /// "I didn't try to sign in": a denial that blocks push and flags the sign-in.
+    Report,
+}
+
+impl Decision {
+    /// The decision of a wire answer (`decision`, `number`, `report`); `report` only counts with
+    /// a denial, and a number only with an approval.
+    pub fn from_wire(
+        decision: postern_proto::authenticator::Decision,
+        number: Option<u32>,
+        report: bool,
+    ) -> Decision {
+        use postern_proto::authenticator::Decision as Wire;
+        match decision {
+            Wire::Approve => Decision::Approve { number },
+            Wire::Deny if report => Decision::Report,
+            Wire::Deny => Decision::Deny,
+        }
+    }
+}
+
+/// What a device's answer means for the sign-in log: the step's result, its words and reason,
+/// and whether it ends the sign-in as reported fraud.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerStep {
+    pub result: StepResult,
+    pub words: String,
+    pub reason: Option<StepReason>,
+    pub reported: bool,
+}
+
+/// The log step of `decision` from the device named `device`, which came out as `outcome`.
+pub fn answer_step(
+    outcome: postern_proto::authenticator::AnswerOutcome,
+    decision: Decision,
+    device: &str,
+) -> AnswerStep {
+    use postern_proto::authenticator::AnswerOutcome as Out;
+    let step = |result, words: String, reason| AnswerStep {
+        result,
+        words,
+        reason,
+        reported: false,
+    };
+    match outcome {
+        Out::Approved => step(
+            StepResult::Success,
+            format!("approved on '{device}' with the matching number"),
+            None,
+        ),
+        Out::Denied if decision == Decision::Report => AnswerStep {
+            reported: true,
+            ..step(
+                StepResult::Failure,
+                format!(
+                    "denied on '{device}' and reported as fraud: \"I didn't try to sign in\" (push is now blocked for this user)"
+                ),
+                Some(StepReason::PushReported),
+            )
+        },
+        Out::Denied => step(
+            StepResult::Failure,
+            format!("denied on '{device}'"),
+            Some(StepReason::PushDenied),
+        ),
+        Out::WrongNumber => step(
+            StepResult::Failure,
+            format!("wrong number entered on '{device}' (counted as a failed attempt)"),
+            Some(StepReason::PushWrongNumber),
+        ),
+        Out::Expired => step(
+            StepResult::Info,
+            format!("'{device}' answered after the request expired"),
+            None,
+        ),
+        Out::AlreadyAnswered => step(
+            StepResult::Info,
+            format!("'{device}' answered a request already answered"),
+            None,
+        ),
+    }
+}
+
+/// Checks `decision` from `device_id` at `now`.
 pub fn check_answer(
     c: &Challenge,
     device_id: &str,
-    approve: bool,
-    number: Option<u32>,
-    report: bool,
+    decision: Decision,
     now: OffsetDateTime,
 ) -> AnswerCheck {
     if !c.deliveries.iter().any(|d| d.device_id == device_id) {
@@ -318,13 +406,11 @@ pub fn check_answer(
         Status::Expired => return AnswerCheck::Expired,
         Status::Pending => {}
     }
-    if !approve {
-        return AnswerCheck::Resolve(if report {
-            Resolution::Reported
-        } else {
-            Resolution::Denied
-        });
-    }
+    let number = match decision {
+        Decision::Deny => return AnswerCheck::Resolve(Resolution::Denied),
+        Decision::Report => return AnswerCheck::Resolve(Resolution::Reported),
+        Decision::Approve { number } => number,
+    };
     let matches = number.is_some_and(|n| {
         crate::secret::ct_eq(n.to_string().as_bytes(), c.number.to_string().as_bytes())
     });
@@ -370,33 +456,58 @@ mod tests {
         }
     }
 
+    fn approve(number: Option<u32>) -> Decision {
+        Decision::Approve { number }
+    }
+
+    #[test]
+    fn wire_answers_become_decisions() {
+        use postern_proto::authenticator::Decision as Wire;
+        assert_eq!(
+            Decision::from_wire(Wire::Approve, Some(7), true),
+            approve(Some(7))
+        );
+        assert_eq!(
+            Decision::from_wire(Wire::Deny, Some(7), false),
+            Decision::Deny
+        );
+        assert_eq!(
+            Decision::from_wire(Wire::Deny, None, true),
+            Decision::Report
+        );
+    }
+
     #[test]
     fn answers_and_causes() {
         let now = OffsetDateTime::UNIX_EPOCH + Duration::days(20000);
         let c = challenge(now);
         assert_eq!(
-            check_answer(&c, "x", true, Some(42), false, now),
+            check_answer(&c, "x", approve(Some(42)), now),
             AnswerCheck::NotTargeted
         );
         assert_eq!(
-            check_answer(&c, "d", true, Some(42), false, now),
+            check_answer(&c, "d", approve(Some(42)), now),
             AnswerCheck::Resolve(Resolution::Approved)
         );
         assert_eq!(
-            check_answer(&c, "d", true, Some(24), false, now),
+            check_answer(&c, "d", approve(Some(24)), now),
             AnswerCheck::Resolve(Resolution::WrongNumber)
         );
         assert_eq!(
-            check_answer(&c, "d", true, None, false, now),
+            check_answer(&c, "d", approve(None), now),
             AnswerCheck::Resolve(Resolution::WrongNumber)
         );
         assert_eq!(
-            check_answer(&c, "d", false, None, true, now),
+            check_answer(&c, "d", Decision::Report, now),
             AnswerCheck::Resolve(Resolution::Reported)
+        );
+        assert_eq!(
+            check_answer(&c, "d", Decision::Deny, now),
+            AnswerCheck::Resolve(Resolution::Denied)
         );
         let later = now + Duration::seconds(61);
         assert_eq!(
-            check_answer(&c, "d", true, Some(42), false, later),
+            check_answer(&c, "d", approve(Some(42)), later),
             AnswerCheck::Expired
         );
         assert!(c.progress(now).contains("has not connected since"));
@@ -454,7 +565,7 @@ mod tests {
         });
         assert_eq!(denied.cause(now).unwrap(), "denied on 'Pixel 7'");
         assert_eq!(
-            check_answer(&denied, "d", true, Some(42), false, now),
+            check_answer(&denied, "d", approve(Some(42)), now),
             AnswerCheck::AlreadyAnswered
         );
     }

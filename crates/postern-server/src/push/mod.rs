@@ -399,9 +399,7 @@ pub async fn answer(
     state: &AppState,
     device: &Method,
     id: &str,
-    approve: bool,
-    number: Option<u32>,
-    report: bool,
+    decision: rules::Decision,
 ) -> Result<Option<AnswerOutcome>, StoreError> {
     let now = state.clock.now();
     let mut outcome = None;
@@ -413,7 +411,7 @@ pub async fn answer(
         if c.user_id != device.user_id {
             return false;
         }
-        match rules::check_answer(c, &device.id, approve, number, report, now) {
+        match rules::check_answer(c, &device.id, decision, now) {
             AnswerCheck::NotTargeted => false,
             AnswerCheck::Expired => {
                 outcome = Some(AnswerOutcome::Expired);

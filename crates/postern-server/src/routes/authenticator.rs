@@ -16,11 +16,12 @@ use axum::http::{HeaderMap, Method as HttpMethod, StatusCode, Uri};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use postern_core::credential::method::Method;
-use postern_core::signin_log::{SignInResult, StepReason, StepResult};
+use postern_core::credential::push::{self as push_rules, Decision as PushDecision};
+use postern_core::signin_log::{SignInResult, StepResult};
 use postern_proto::ErrorCode;
 use postern_proto::authenticator::{
-    ActivateRequest, AnswerOutcome, AnswerRequest, AnswerResponse, ApiError, Decision,
-    DeviceStatus, EVENT_CHALLENGE, EVENT_RESOLVED, PendingList, WebPushInfo, WebPushSubscription,
+    ActivateRequest, AnswerRequest, AnswerResponse, ApiError, DeviceStatus, EVENT_CHALLENGE,
+    EVENT_RESOLVED, PendingList, WebPushInfo, WebPushSubscription,
 };
 use postern_store::MethodRemoval;
 use std::convert::Infallible;
@@ -155,7 +156,11 @@ pub async fn shown(
                     StepResult::Info,
                     format!("the request was shown on '{}'", device.name),
                 );
-                let _ = log::record(&state, &c.correlation_id, &rid.0, vec![step], None).await;
+                if let Err(e) =
+                    log::record(&state, &c.correlation_id, &rid.0, vec![step], None).await
+                {
+                    tracing::warn!(error = %e, challenge = %c.id, "push shown: the sign-in log step could not be written");
+                }
             }
             StatusCode::NO_CONTENT.into_response()
         }
@@ -183,8 +188,8 @@ pub async fn answer(
             "the body must be an answer (JSON)",
         );
     };
-    let approve = req.decision == Decision::Approve;
-    let outcome = match push::answer(&state, &device, &id, approve, req.number, req.report).await {
+    let decision = PushDecision::from_wire(req.decision, req.number, req.report);
+    let outcome = match push::answer(&state, &device, &id, decision).await {
         Err(e) => return internal(&e),
         Ok(None) => {
             return api_error(
@@ -196,38 +201,8 @@ pub async fn answer(
         Ok(Some(o)) => o,
     };
     if let Ok(Some(c)) = state.store.find_challenge(&id).await {
-        let (result, words) = match (outcome, req.report) {
-            (AnswerOutcome::Approved, _) => (
-                StepResult::Success,
-                format!("approved on '{}' with the matching number", device.name),
-            ),
-            (AnswerOutcome::Denied, true) => (
-                StepResult::Failure,
-                format!(
-                    "denied on '{}' and reported as fraud: \"I didn't try to sign in\" (push is now blocked for this user)",
-                    device.name
-                ),
-            ),
-            (AnswerOutcome::Denied, false) => {
-                (StepResult::Failure, format!("denied on '{}'", device.name))
-            }
-            (AnswerOutcome::WrongNumber, _) => (
-                StepResult::Failure,
-                format!(
-                    "wrong number entered on '{}' (counted as a failed attempt)",
-                    device.name
-                ),
-            ),
-            (AnswerOutcome::Expired, _) => (
-                StepResult::Info,
-                format!("'{}' answered after the request expired", device.name),
-            ),
-            (AnswerOutcome::AlreadyAnswered, _) => (
-                StepResult::Info,
-                format!("'{}' answered a request already answered", device.name),
-            ),
-        };
-        let summary = (outcome == AnswerOutcome::Denied && req.report).then(|| log::Summary {
+        let answered = push_rules::answer_step(outcome, decision, &device.name);
+        let summary = answered.reported.then(|| log::Summary {
             user_id: Some(&c.user_id),
             username: None,
             result: Some(SignInResult::Failure),
@@ -236,14 +211,11 @@ pub async fn answer(
                 "reported as fraud by the user (\"I didn't try to sign in\")".to_owned(),
             )),
         });
-        let reason = match (outcome, req.report) {
-            (AnswerOutcome::Denied, true) => Some(StepReason::PushReported),
-            (AnswerOutcome::Denied, false) => Some(StepReason::PushDenied),
-            (AnswerOutcome::WrongNumber, _) => Some(StepReason::PushWrongNumber),
-            _ => None,
-        };
-        let step = log::Step::new("push", result, words).because(reason);
-        let _ = log::record(&state, &c.correlation_id, &rid.0, vec![step], summary).await;
+        let step = log::Step::new("push", answered.result, answered.words).because(answered.reason);
+        // The answer is written already; a log that cannot be written is said, not hidden.
+        if let Err(e) = log::record(&state, &c.correlation_id, &rid.0, vec![step], summary).await {
+            tracing::warn!(error = %e, challenge = %id, "push answer: the sign-in log step could not be written");
+        }
     }
     Json(AnswerResponse { outcome }).into_response()
 }
@@ -415,7 +387,10 @@ pub async fn events(
                                 queue.push_back(challenge_event(&push::to_pending(&c, &name)));
                                 // Recorded before the event goes out, so the log's order is the
                                 // order things happened (fetched, then shown, then answered).
-                                let _ = push::mark_fetched(&state, &device.id, &c.id).await;
+                                if let Err(e) = push::mark_fetched(&state, &device.id, &c.id).await
+                                {
+                                    tracing::warn!(error = %e, challenge = %c.id, "push event: the fetched time could not be written");
+                                }
                                 let step = log::Step::new(
                                     "push",
                                     StepResult::Info,
