@@ -6,26 +6,27 @@
 //! session, no refresh token without its access-token link — and costs one commit instead of
 //! several on the hottest path Postern has.
 
-use crate::rows::{conflict_as, json};
+use crate::flows::move_flow_query;
+use crate::rows::conflict_as;
 use crate::sessions::insert_session;
 use crate::signin_log::{SignInRecord, write_record};
 use crate::tokens::{insert_access_token, insert_auth_code, insert_refresh_token};
 use crate::{Result, Store};
-use postern_core::flow::Flow;
+use postern_core::flow::{Flow, FlowState};
 use postern_core::oidc::token::{AuthCode, RefreshToken};
 use postern_core::session::SsoSession;
 use time::OffsetDateTime;
 
 impl Store {
-    /// Saves `flow` (in its final state), replaces the browser's previous session (if any) with
+    /// Moves the flow `before` to `next` (its final state), replaces the browser's previous session (if any) with
     /// `session`, stores `code` (none when the sign-in goes to Postern's own pages), and writes the request's sign-in log record — all or nothing.
     ///
-    /// `before` is the flow as the caller read it: if it changed since (another tab or node
-    /// finished it first), nothing is written and the answer is `false`.
+    /// `before` is the flow as the caller read it: if it moved since (another tab or node
+    /// finished it first), nothing is written and the answer is `false` (`Store::move_flow`).
     pub async fn complete_sign_in(
         &self,
         before: &Flow,
-        flow: &Flow,
+        next: &FlowState,
         previous_session: Option<&str>,
         session: &SsoSession,
         code: Option<&AuthCode>,
@@ -33,12 +34,7 @@ impl Store {
     ) -> Result<bool> {
         self.retry_append(|| async {
             let mut tx = self.begin_write().await?;
-            let moved = sqlx::query("UPDATE flows SET data = $1 WHERE id = $2 AND data = $3")
-                .bind(json(flow)?)
-                .bind(&flow.id)
-                .bind(json(before)?)
-                .execute(&mut *tx)
-                .await?;
+            let moved = move_flow_query(before, next)?.execute(&mut *tx).await?;
             if moved.rows_affected() != 1 {
                 return Ok(false);
             }

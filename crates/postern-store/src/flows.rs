@@ -3,9 +3,24 @@
 //! A flow is stored whole as JSON (`data`), with its id, correlation id and expiry beside it as
 //! columns for lookups and purging. Only the domain interprets its contents.
 
-use crate::rows::{conflict_as, get_json, json, ms};
-use crate::{Result, Store};
+use crate::rows::{conflict_as, get_i64, get_json, json, ms};
+use crate::{AnyQuery, Result, Store};
 use postern_core::flow::{Flow, FlowState};
+
+/// The update that moves `before` to `next` over its version (also inside the transaction that
+/// ends a sign-in).
+pub(crate) fn move_flow_query(before: &Flow, next: &FlowState) -> Result<AnyQuery<'static>> {
+    let moved = Flow {
+        state: next.clone(),
+        ..before.clone()
+    };
+    Ok(sqlx::query(
+        "UPDATE flows SET data = $1, version = version + 1 WHERE id = $2 AND version = $3",
+    )
+    .bind(json(&moved)?)
+    .bind(before.id.clone())
+    .bind(before.version))
+}
 
 impl Store {
     /// Stores a new flow; `Conflict` if the id is taken.
@@ -23,43 +38,26 @@ impl Store {
         Ok(())
     }
 
-    /// The flow, expired or not (the caller checks `Flow::is_expired`).
+    /// The flow, expired or not (the caller checks `Flow::is_expired`), at the version read.
     pub async fn find_flow(&self, id: &str) -> Result<Option<Flow>> {
-        sqlx::query("SELECT data FROM flows WHERE id = $1")
+        sqlx::query("SELECT data, version FROM flows WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
-            .map(|row| get_json(&row, "data"))
+            .map(|row| {
+                let mut flow: Flow = get_json(&row, "data")?;
+                flow.version = get_i64(&row, "version")?;
+                Ok(flow)
+            })
             .transpose()
     }
 
-    /// Moves a flow to a new state. Nothing happens if the flow is gone (purged or deleted):
-    /// the next `find_flow` says so.
-    pub async fn update_flow_state(&self, id: &str, state: &FlowState) -> Result<()> {
-        // Only the state ever changes after creation, so a read-modify-write cannot lose another
-        // field; concurrent state changes end with the last one, as the state machine expects.
-        let Some(mut flow) = self.find_flow(id).await? else {
-            return Ok(());
-        };
-        flow.state = state.clone();
-        sqlx::query("UPDATE flows SET data = $1 WHERE id = $2")
-            .bind(json(&flow)?)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Replaces the flow `before` with `after` only if it is still exactly `before` (another tab
-    /// or node may have moved it); true if replaced.
-    pub async fn replace_flow(&self, before: &Flow, after: &Flow) -> Result<bool> {
-        let done = sqlx::query("UPDATE flows SET data = $1 WHERE id = $2 AND data = $3")
-            .bind(json(after)?)
-            .bind(&after.id)
-            .bind(json(before)?)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
+    /// Moves the flow `before` (as read, at its version) to `next`: the one way a flow changes
+    /// after it is created. False when it moved meanwhile (another tab or node went first, or it
+    /// is gone): nothing is written, and the caller shows the flow as it now stands.
+    pub async fn move_flow(&self, before: &Flow, next: &FlowState) -> Result<bool> {
+        let moved = move_flow_query(before, next)?.execute(&self.pool).await?;
+        Ok(moved.rows_affected() == 1)
     }
 
     pub async fn delete_flow(&self, id: &str) -> Result<()> {

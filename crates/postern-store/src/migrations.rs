@@ -67,6 +67,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: SCHEMA_5,
         postgres: SCHEMA_5,
     },
+    Migration {
+        version: 6,
+        description: "a version on sign-in flows (they move only from the version read)",
+        sqlite: SCHEMA_6,
+        postgres: SCHEMA_6,
+    },
 ];
 
 /// Key of the PostgreSQL advisory lock held while migrating ("postern" in ASCII).
@@ -564,6 +570,9 @@ CREATE TABLE web_push_subscriptions (
 );
 CREATE INDEX web_push_subscriptions_device ON web_push_subscriptions (device_id, created_ms)
 ";
+
+/// Flows move like methods and challenges: over the version read, bumped on every move.
+const SCHEMA_6: &str = "ALTER TABLE flows ADD COLUMN version BIGINT NOT NULL DEFAULT 0";
 
 #[cfg(test)]
 mod tests {

@@ -20,15 +20,15 @@ use time::{Duration, OffsetDateTime};
 #[tokio::test]
 async fn migrations_are_idempotent_and_a_newer_schema_is_refused() {
     on_both(async |store, db| {
-        assert_eq!(store.schema_version().await.unwrap(), 5);
+        assert_eq!(store.schema_version().await.unwrap(), 6);
         store.migrate().await.unwrap();
         store.migrate().await.unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 5);
+        assert_eq!(store.schema_version().await.unwrap(), 6);
         store.ping().await.unwrap();
 
         // Connecting again to a migrated database changes nothing.
         let again = Store::connect(&db.url).await.unwrap();
-        assert_eq!(again.schema_version().await.unwrap(), 5);
+        assert_eq!(again.schema_version().await.unwrap(), 6);
         again.close().await;
 
         let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
@@ -38,7 +38,7 @@ async fn migrations_are_idempotent_and_a_newer_schema_is_refused() {
             .unwrap();
         conn.close().await.unwrap();
         match Store::connect(&db.url).await {
-            Err(StoreError::NewerSchema { found: 999, known: 5 }) => {}
+            Err(StoreError::NewerSchema { found: 999, known: 6 }) => {}
             other => panic!("expected NewerSchema, got {other:?}"),
         }
         assert!(matches!(store.migrate().await, Err(StoreError::NewerSchema { .. })));
@@ -369,15 +369,25 @@ async fn flows_round_trip() {
             auth_time_ms: 1_795_000_000_000,
             continue_pending: false,
         };
-        store.update_flow_state("f1", &state).await.unwrap();
+        assert!(store.move_flow(&f, &state).await.unwrap());
+        let moved = store.find_flow("f1").await.unwrap().unwrap();
         assert_eq!(
-            store.find_flow("f1").await.unwrap(),
-            Some(Flow { state, ..f })
+            moved,
+            Flow {
+                state: state.clone(),
+                version: f.version + 1,
+                ..f.clone()
+            }
         );
-        store
-            .update_flow_state("missing", &FlowState::Password)
-            .await
-            .unwrap();
+        // A move from the version read before is refused and changes nothing: of two tabs (or
+        // nodes) that read the same flow, one moves it.
+        assert!(!store.move_flow(&f, &FlowState::Password).await.unwrap());
+        assert_eq!(store.find_flow("f1").await.unwrap(), Some(moved.clone()));
+        let gone = Flow {
+            id: "missing".into(),
+            ..f.clone()
+        };
+        assert!(!store.move_flow(&gone, &FlowState::Password).await.unwrap());
         assert_eq!(store.find_flow("missing").await.unwrap(), None);
 
         store.delete_flow("f1").await.unwrap();

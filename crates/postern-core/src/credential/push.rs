@@ -19,6 +19,59 @@ pub const UNANSWERED_BEFORE_CODE_FIRST: u32 = 2;
 /// A device not heard from for this long is named on the waiting page before the user waits.
 pub const STALE_DEVICE: Duration = Duration::hours(24);
 
+/// Why push is off for a user who reported a request as not theirs.
+pub const BLOCKED: &str = "Push requests are turned off for your account because one was reported as not you. Use a code instead, and check Security info.";
+
+/// The user's push standing, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PushStanding {
+    /// Blocked after a fraud report.
+    pub blocked: bool,
+    /// Pushes in a row that went unanswered or were denied.
+    pub unanswered: i64,
+}
+
+/// Why a sign-in should start with a code rather than a push, if it should: push is blocked, or
+/// the last pushes in a row were ignored or denied.
+pub fn code_first(standing: PushStanding) -> Option<&'static str> {
+    if standing.blocked {
+        Some(BLOCKED)
+    } else if standing.unanswered >= i64::from(UNANSWERED_BEFORE_CODE_FIRST) {
+        Some(
+            "Your last push requests were not approved, so this time we ask for a code. A push is still under \"Sign in another way\".",
+        )
+    } else {
+        None
+    }
+}
+
+/// The words when the user reached [`FATIGUE_LIMIT`].
+pub fn fatigue_words() -> String {
+    format!(
+        "{FATIGUE_LIMIT} push requests in the last 5 minutes is the most we send. Use a code instead."
+    )
+}
+
+/// Whether another push may be sent to a user with `standing` who had `recent` requests in the
+/// last [`FATIGUE_WINDOW`]; if not, why, in words for the page.
+pub fn refusal(standing: PushStanding, recent: usize) -> Option<String> {
+    if standing.blocked {
+        Some(BLOCKED.into())
+    } else if recent >= FATIGUE_LIMIT {
+        Some(fatigue_words())
+    } else {
+        None
+    }
+}
+
+/// Why push is not offered while the second step is locked.
+pub fn locked_words(until: OffsetDateTime) -> String {
+    format!(
+        "Too many failed attempts: the second step is paused until {} (UTC).",
+        crate::clock::iso8601(until)
+    )
+}
+
 /// One device a challenge was sent to, and how far the delivery got.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delivery {

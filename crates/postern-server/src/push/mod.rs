@@ -7,6 +7,7 @@
 
 pub mod device_auth;
 pub mod notifications;
+pub mod steps;
 pub mod wakeup;
 pub mod web_push;
 
@@ -14,7 +15,7 @@ use crate::lockout::{self, Kind};
 use crate::state::AppState;
 use postern_core::credential::method::{Method, MethodKind, MethodSecret};
 use postern_core::credential::push::{
-    self as rules, AnswerCheck, Challenge, Delivery, Resolution, Status,
+    self as rules, AnswerCheck, Challenge, Delivery, PushStanding, Resolution, Status,
 };
 use postern_core::credential::totp::{self as otp, TotpParams, TotpState};
 use postern_core::random;
@@ -147,41 +148,24 @@ pub async fn activate(
 }
 
 /// Why push is off for a user who reported a request.
-pub const BLOCKED: &str = "Push requests are turned off for your account because one was reported as not you. Use a code instead, and check Security info.";
+/// The user's push standing (blocked after a report, the streak of unanswered pushes).
+pub async fn standing(state: &AppState, user_id: &str) -> Result<PushStanding, StoreError> {
+    let push = state.store.find_push_state(user_id).await?;
+    Ok(PushStanding {
+        blocked: push.blocked.is_some(),
+        unanswered: push.unanswered,
+    })
+}
 
 /// Whether push may be offered to the user now, and if not, why (in words for the page).
 pub async fn push_refusal(state: &AppState, user_id: &str) -> Result<Option<String>, StoreError> {
-    let push = state.store.find_push_state(user_id).await?;
-    if push.blocked.is_some() {
-        return Ok(Some(BLOCKED.into()));
+    let standing = standing(state, user_id).await?;
+    if standing.blocked {
+        return Ok(rules::refusal(standing, 0));
     }
     let since = state.clock.now() - rules::FATIGUE_WINDOW;
     let recent = state.store.list_user_challenges(user_id, since).await?;
-    if recent.len() >= rules::FATIGUE_LIMIT {
-        return Ok(Some(format!(
-            "{} push requests in the last 5 minutes is the most we send. Use a code instead.",
-            rules::FATIGUE_LIMIT
-        )));
-    }
-    Ok(None)
-}
-
-/// Why a sign-in should start with a code rather than a push, if it should: push is blocked, or
-/// the last pushes in a row were ignored or denied.
-pub async fn code_first(
-    state: &AppState,
-    user_id: &str,
-) -> Result<Option<&'static str>, StoreError> {
-    let push = state.store.find_push_state(user_id).await?;
-    Ok(if push.blocked.is_some() {
-        Some(BLOCKED)
-    } else if push.unanswered >= i64::from(rules::UNANSWERED_BEFORE_CODE_FIRST) {
-        Some(
-            "Your last push requests were not approved, so this time we ask for a code. A push is still under \"Sign in another way\".",
-        )
-    } else {
-        None
-    })
+    Ok(rules::refusal(standing, recent.len()))
 }
 
 /// Sends a push for a sign-in to every push device of the user: stores the challenge, then wakes
@@ -349,13 +333,7 @@ pub async fn pending_for(
         }
         if delivery.fetched_ms.is_none() {
             mark_fetched(state, &device.id, &c.id).await?;
-            let step = crate::signin::log::Step::new(
-                "push",
-                postern_core::signin_log::StepResult::Info,
-                format!("'{}' fetched the request", device.name),
-            );
-            crate::signin::log::record(state, &c.correlation_id, request_id, vec![step], None)
-                .await?;
+            steps::fetched(state, &c, &device.name, request_id).await?;
         }
         out.push(c);
     }

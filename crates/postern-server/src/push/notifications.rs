@@ -9,13 +9,11 @@
 //! page and the helpdesk can say what became of it.
 
 use super::web_push::{Message, SendOutcome, WebPush};
-use crate::signin::log;
 use crate::state::AppState;
 use data_encoding::BASE64URL_NOPAD as B64;
 use postern_core::credential::method::Method;
 use postern_core::credential::push::{Challenge, WebPushResult};
 use postern_core::random;
-use postern_core::signin_log::StepResult;
 use postern_core::web_push::{SubscriberKeys, check_endpoint};
 use postern_proto::authenticator::{
     MAX_WEB_PUSH_SUBSCRIPTIONS, WebPushMessage, WebPushSubscription,
@@ -132,12 +130,7 @@ async fn notify_device(
         _ => false,
     })
     .await?;
-    let step = log::Step::new(
-        "push",
-        StepResult::Info,
-        format!("notification to '{}': {words}", delivery.device_name),
-    );
-    log::record(state, &challenge.correlation_id, "", vec![step], None).await?;
+    super::steps::notified(state, challenge, &delivery.device_name, &words).await?;
     let metrics = &state.metrics;
     crate::metrics::Metrics::inc(if accepted {
         &metrics.web_push_accepted

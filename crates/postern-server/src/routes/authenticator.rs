@@ -6,7 +6,6 @@
 
 use crate::http::RequestId;
 use crate::push::{self, device_auth, wakeup::DeviceEvent};
-use crate::signin::log;
 use crate::state::AppState;
 use axum::Extension;
 use axum::Json;
@@ -17,8 +16,6 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use postern_core::credential::method::Method;
 use postern_core::credential::push::{self as push_rules, Decision as PushDecision};
-use postern_core::signin_log::{SignInResult, StepResult};
-use postern_proto::ErrorCode;
 use postern_proto::authenticator::{
     ActivateRequest, AnswerRequest, AnswerResponse, ApiError, DeviceStatus, EVENT_CHALLENGE,
     EVENT_RESOLVED, PendingList, WebPushInfo, WebPushSubscription,
@@ -151,16 +148,8 @@ pub async fn shown(
         Ok(Some(false)) => StatusCode::NO_CONTENT.into_response(),
         Ok(Some(true)) => {
             if let Ok(Some(c)) = state.store.find_challenge(&id).await {
-                let step = log::Step::new(
-                    "push",
-                    StepResult::Info,
-                    format!("the request was shown on '{}'", device.name),
-                );
-                if let Err(e) =
-                    log::record(&state, &c.correlation_id, &rid.0, vec![step], None).await
-                {
-                    tracing::warn!(error = %e, challenge = %c.id, "push shown: the sign-in log step could not be written");
-                }
+                let written = push::steps::shown(&state, &c, &device.name, &rid.0).await;
+                push::steps::warn_unwritten(written, "shown", &c);
             }
             StatusCode::NO_CONTENT.into_response()
         }
@@ -202,20 +191,9 @@ pub async fn answer(
     };
     if let Ok(Some(c)) = state.store.find_challenge(&id).await {
         let answered = push_rules::answer_step(outcome, decision, &device.name);
-        let summary = answered.reported.then(|| log::Summary {
-            user_id: Some(&c.user_id),
-            username: None,
-            result: Some(SignInResult::Failure),
-            error: Some((
-                ErrorCode::SecondFactorFailed,
-                "reported as fraud by the user (\"I didn't try to sign in\")".to_owned(),
-            )),
-        });
-        let step = log::Step::new("push", answered.result, answered.words).because(answered.reason);
-        // The answer is written already; a log that cannot be written is said, not hidden.
-        if let Err(e) = log::record(&state, &c.correlation_id, &rid.0, vec![step], summary).await {
-            tracing::warn!(error = %e, challenge = %id, "push answer: the sign-in log step could not be written");
-        }
+        // The answer is written already: a log that cannot be written is said, not hidden.
+        let written = push::steps::answered(&state, &c, answered, &rid.0).await;
+        push::steps::warn_unwritten(written, "answer", &c);
     }
     Json(AnswerResponse { outcome }).into_response()
 }
@@ -391,17 +369,9 @@ pub async fn events(
                                 {
                                     tracing::warn!(error = %e, challenge = %c.id, "push event: the fetched time could not be written");
                                 }
-                                let step = log::Step::new(
-                                    "push",
-                                    StepResult::Info,
-                                    format!(
-                                        "'{}' received the request over its open connection",
-                                        device.name
-                                    ),
-                                );
-                                let _ =
-                                    log::record(&state, &c.correlation_id, &rid, vec![step], None)
-                                        .await;
+                                let written =
+                                    push::steps::received(&state, &c, &device.name, &rid).await;
+                                push::steps::warn_unwritten(written, "event", &c);
                             }
                         }
                         Ok(DeviceEvent::Revoked) => return None,

@@ -34,6 +34,17 @@ impl<'a> Step<'a> {
     }
 }
 
+impl From<postern_core::flow::LogLine> for Step<'static> {
+    fn from(line: postern_core::flow::LogLine) -> Self {
+        Step {
+            method: line.method,
+            result: line.result,
+            detail: line.words,
+            reason: line.reason,
+        }
+    }
+}
+
 /// The entry's summary after a request.
 #[derive(Default)]
 pub struct Summary<'a> {

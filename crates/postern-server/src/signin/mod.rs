@@ -1,7 +1,10 @@
-//! The sign-in service: starting a sign-in from an authorization request, single sign-on,
-//! issuing the authorization code when a flow completes, and writing the sign-in log.
+//! The sign-in service: starting a sign-in from an authorization request (or answering it from
+//! the single sign-on session), finishing one whose flow decided it is complete (the session, the
+//! code, the log, in one transaction), and writing the sign-in log.
 //!
-//! Routes call these; the rules themselves live in `postern_core::flow` and `postern_core::oidc`.
+//! The rules live in `postern_core::flow` (what each event leads to, how a request begins) and
+//! `postern_core::oidc`. These functions return an [`Outcome`], never a rendered page: the
+//! handler turns it into a response.
 
 pub mod browser;
 pub mod log;
@@ -14,8 +17,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use postern_core::ErrorCode;
 use postern_core::client::Client;
-use postern_core::flow::{FLOW_LIFETIME, Flow, FlowState};
-use postern_core::oidc::authorize::{AuthorizeRequest, Prompt};
+use postern_core::flow::start::{self, Begin};
+use postern_core::flow::{FLOW_LIFETIME, Flow, FlowState, Then, Transition};
+use postern_core::oidc::authorize::AuthorizeRequest;
 use postern_core::oidc::claims::Authentication;
 use postern_core::oidc::token::AuthCode;
 use postern_core::random;
@@ -25,9 +29,60 @@ use postern_core::signin_log::{SignInResult, StepResult};
 use postern_core::user::User;
 use time::Duration;
 
-/// The client id of Postern's own Security info pages when they need a sign-in. It is not a
-/// stored client: a sign-in for it ends on `/account/security` with a session and no code.
-pub const ACCOUNT_CLIENT_ID: &str = "postern-account";
+pub use postern_core::flow::{ACCOUNT_CLIENT_ID, Destination};
+
+/// What a sign-in request comes to, for the handler to send.
+#[derive(Debug)]
+pub enum Outcome {
+    /// On to `location`, setting these cookies.
+    Redirect {
+        location: String,
+        cookies: Vec<HeaderValue>,
+    },
+    /// Postern's error page with `code`; `detail` is safe to show.
+    Refused {
+        code: ErrorCode,
+        detail: Option<String>,
+    },
+}
+
+impl Outcome {
+    pub fn to(location: impl Into<String>) -> Self {
+        Outcome::Redirect {
+            location: location.into(),
+            cookies: vec![],
+        }
+    }
+
+    pub fn respond(self, state: &AppState, ctx: &ErrorContext) -> Response {
+        match self {
+            Outcome::Redirect { location, cookies } => {
+                let mut res = redirect(&location);
+                for c in cookies {
+                    res.headers_mut().append(header::SET_COOKIE, c);
+                }
+                res
+            }
+            Outcome::Refused { code, detail } => errors::page(state, code, detail, ctx),
+        }
+    }
+}
+
+/// A begun sign-in: its outcome, and the context (within the new sign-in, once there is one) its
+/// error page shows.
+pub struct Begun {
+    pub ctx: ErrorContext,
+    pub outcome: Result<Outcome, postern_store::StoreError>,
+}
+
+impl Begun {
+    pub fn respond(self, state: &AppState) -> Response {
+        match self.outcome {
+            Ok(outcome) => outcome.respond(state, &self.ctx),
+            Err(e) => errors::internal(state, &e, &self.ctx),
+        }
+    }
+}
 
 /// The built-in target of sign-ins to Security info.
 pub fn account_client(state: &AppState) -> Client {
@@ -55,61 +110,37 @@ pub async fn find_client(
     state.store.find_client(id).await
 }
 
-/// Where a sign-in goes once complete.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Destination {
-    /// Back to the application with an authorization code (or to Security info, for its own
-    /// sign-ins).
-    App,
-    /// To Security info first (after a recovery code: register a new method), with a link on to
-    /// the application.
-    SecurityInfo,
-}
-
-/// Completes a flow whose user proved who they are: saves it, starts the SSO session, issues the
-/// code (unless the sign-in was for Security info or goes there first) and writes the request's
-/// log steps, in one transaction; then redirects. `cookies` are extra `Set-Cookie` values.
-#[allow(clippy::too_many_arguments)]
+/// Finishes a flow that `t` (a [`Then::Finish`] of [`Flow::advance`]) completes: remembers the
+/// browser if asked, moves the flow to its final state, starts the SSO session, issues the code
+/// (unless the sign-in was for Security info or goes there first) and writes the log's lines,
+/// the completion and the summary — in one transaction.
 pub async fn finish(
     state: &AppState,
     headers: &HeaderMap,
     flow: &Flow,
-    auth: Authentication,
-    mut steps: Vec<log::Step<'_>>,
+    t: Transition,
     username: &str,
-    destination: Destination,
-    cookies: Vec<HeaderValue>,
     ctx: &ErrorContext,
-) -> Result<Response, postern_store::StoreError> {
-    let finished = Flow {
-        state: FlowState::Complete {
-            user_id: auth.user_id.clone(),
-            amr: auth.amr.clone(),
-            auth_time_ms: postern_core::clock::to_millis(auth.auth_time),
-            continue_pending: destination == Destination::SecurityInfo,
+) -> Result<Outcome, postern_store::StoreError> {
+    let (
+        Some(next),
+        Then::Finish {
+            auth,
+            destination,
+            remember,
         },
-        ..flow.clone()
+    ) = (t.next, t.then)
+    else {
+        return Err(postern_store::StoreError::Corrupt(
+            "a sign-in was finished by a transition that does not finish it".into(),
+        ));
     };
-    let for_account = flow.request.client_id == ACCOUNT_CLIENT_ID;
-    let issue = !for_account && destination == Destination::App;
-    steps.push(if for_account {
-        log::Step::new("account", StepResult::Success, "signed in to Security info")
-    } else if issue {
-        log::Step::new(
-            "authorize",
-            StepResult::Success,
-            format!("authorization code issued to '{}'", flow.client_name),
-        )
-    } else {
-        log::Step::new(
-            "authorize",
-            StepResult::Info,
-            format!(
-                "signed in; sent to Security info to register a new method, with a link on to '{}'",
-                flow.client_name
-            ),
-        )
-    });
+    let mut extra = vec![];
+    if remember {
+        extra.push(remember::remember(state, &auth.user_id).await?);
+    }
+    let mut steps: Vec<log::Step<'_>> = t.log.into_iter().map(log::Step::from).collect();
+    steps.push(flow.completion_line(destination).into());
     let summary = log::Summary {
         user_id: Some(&auth.user_id),
         username: Some(username),
@@ -117,18 +148,18 @@ pub async fn finish(
         error: None,
     };
     let prepared = log::prepare(state, &ctx.request_id, steps, Some(summary));
+    let issue = flow.issues_code(destination);
     let Some((cookie, url)) =
-        complete(state, headers, flow, &finished, &auth, issue, &prepared).await?
+        complete(state, headers, flow, &next, &auth, issue, &prepared).await?
     else {
         // Another tab (or node) finished this sign-in a moment ago.
-        let detail =
-            "This sign-in was just completed in another window. Go back to the application.";
-        return Ok(errors::page(
-            state,
-            ErrorCode::FlowExpired,
-            Some(detail.into()),
-            ctx,
-        ));
+        return Ok(Outcome::Refused {
+            code: ErrorCode::FlowExpired,
+            detail: Some(
+                "This sign-in was just completed in another window. Go back to the application."
+                    .into(),
+            ),
+        });
     };
     crate::metrics::Metrics::inc(&state.metrics.signin_success);
     let location = match (url, destination) {
@@ -137,12 +168,9 @@ pub async fn finish(
         // Postern's own pages: the built-in target the sign-in was for.
         (None, Destination::App) => flow.request.redirect_uri.clone(),
     };
-    let mut res = redirect(&location);
-    res.headers_mut().append(header::SET_COOKIE, cookie);
-    for c in cookies {
-        res.headers_mut().append(header::SET_COOKIE, c);
-    }
-    Ok(res)
+    let mut cookies = vec![cookie];
+    cookies.extend(extra);
+    Ok(Outcome::Redirect { location, cookies })
 }
 
 /// Why a sign-in was restarted; shown as a short notice (fixed texts, never request input).
@@ -207,22 +235,6 @@ pub async fn needs_second_factor(
     Ok(after != postern_core::policy::AfterPassword::Complete)
 }
 
-/// May an existing session answer `request` without a new sign-in? Not for `prompt=login`, not
-/// past `max_age`, and — when a second factor is due — only if the session passed one (proved in
-/// that sign-in, not through a remembered device, if the application bounds the age). A session
-/// from before the user registered a factor, or before the policy required one, signs in again.
-fn sso_satisfies(
-    session: &SsoSession,
-    request: &AuthorizeRequest,
-    needs_mfa: bool,
-    now: time::OffsetDateTime,
-) -> bool {
-    let fresh = request.prompt != Prompt::Login && session.satisfies_max_age(request.max_age, now);
-    let strong = !needs_mfa
-        || (session.has_mfa() && (request.max_age.is_none() || session.proved_second_factor()));
-    fresh && strong
-}
-
 /// Starts (or, with a valid session, immediately completes) a sign-in for a validated request.
 pub async fn begin(
     state: &AppState,
@@ -232,94 +244,75 @@ pub async fn begin(
     rid: &RequestId,
     info: &ClientInfo,
     restart: Option<Restart>,
-) -> Response {
-    let now = state.clock.now();
+) -> Begun {
     let correlation_id = random::uuid(&*state.rng);
     if !client.has_redirect_uri(&request.redirect_uri) {
         // A restarted flow carries the redirect URI it was started with; an administrator may
         // have removed it since.
-        let ctx = ErrorContext::new(state, rid);
-        return errors::page(state, ErrorCode::RedirectUriMismatch, None, &ctx);
+        return Begun {
+            ctx: ErrorContext::new(state, rid),
+            outcome: Ok(Outcome::Refused {
+                code: ErrorCode::RedirectUriMismatch,
+                detail: None,
+            }),
+        };
     }
     let ctx = ErrorContext::new(state, rid).within(&correlation_id);
-    let session = match current_session(state, headers).await {
-        Ok(s) => s,
-        Err(e) => return errors::internal(state, &e, &ctx),
-    };
+    let outcome = begin_within(state, request, client, headers, rid, info, restart, &ctx).await;
+    Begun { ctx, outcome }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn begin_within(
+    state: &AppState,
+    request: AuthorizeRequest,
+    client: &Client,
+    headers: &HeaderMap,
+    rid: &RequestId,
+    info: &ClientInfo,
+    restart: Option<Restart>,
+    ctx: &ErrorContext,
+) -> Result<Outcome, postern_store::StoreError> {
+    let now = state.clock.now();
+    let correlation_id = ctx.correlation_id.clone().unwrap_or_default();
+    let session = current_session(state, headers).await?;
     let needs_mfa = match &session {
-        Some((_, user)) => match needs_second_factor(state, &user.id).await {
-            Ok(needed) => needed,
-            Err(e) => return errors::internal(state, &e, &ctx),
-        },
+        Some((_, user)) => needs_second_factor(state, &user.id).await?,
         None => false,
     };
-    let usable = session
-        .as_ref()
-        .filter(|(s, _)| sso_satisfies(s, &request, needs_mfa, now));
-
-    if let Some((session, user)) = usable {
-        if client.id == ACCOUNT_CLIENT_ID {
-            return redirect(&request.redirect_uri);
-        }
-        let auth = Authentication {
-            user_id: user.id.clone(),
-            auth_time: session.auth_time,
-            amr: session.amr.clone(),
-        };
-        let result = async {
+    match start::begin(&request, session.as_ref().map(|(s, _)| s), needs_mfa, now) {
+        Begin::Reuse { auth, line } => {
+            if client.id == ACCOUNT_CLIENT_ID {
+                return Ok(Outcome::to(request.redirect_uri));
+            }
+            let user = session.as_ref().map(|(_, u)| u);
             let url = issue_code(state, &request, &auth, &correlation_id).await?;
-            let detail = format!(
-                "signed in by the existing single sign-on session (authenticated at {}); authorization code issued",
-                postern_core::clock::iso8601(session.auth_time)
-            );
             let summary = log::Summary {
-                user_id: Some(&user.id),
-                username: Some(&user.username),
+                user_id: Some(&auth.user_id),
+                username: user.map(|u| u.username.as_str()),
                 result: Some(SignInResult::Success),
                 error: None,
             };
-            let step = log::Step::new("sso_session", StepResult::Success, detail);
-            log::open(state, &correlation_id, &rid.0, origin(client, info), step, summary).await?;
-            Ok::<_, postern_store::StoreError>(url)
+            let origin = origin(client, info);
+            log::open(state, &correlation_id, &rid.0, origin, line.into(), summary).await?;
+            crate::metrics::Metrics::inc(&state.metrics.signin_success);
+            return Ok(Outcome::to(url));
         }
-        .await;
-        return match result {
-            Ok(url) => {
-                crate::metrics::Metrics::inc(&state.metrics.signin_success);
-                redirect(&url)
-            }
-            Err(e) => errors::internal(state, &e, &ctx),
-        };
-    }
-
-    if request.prompt == Prompt::None {
-        let reason = if session.is_some() {
-            "prompt=none, but the session's authentication is older than max_age"
-        } else {
-            "prompt=none, but this browser has no valid sign-in session"
-        };
-        let step = log::Step::new("authorize", StepResult::Failure, reason);
-        let summary = log::Summary::failure(ErrorCode::LoginRequired, reason);
-        let logged = log::open(
-            state,
-            &correlation_id,
-            &rid.0,
-            origin(client, info),
-            step,
-            summary,
-        )
-        .await;
-        if let Err(e) = logged {
-            return errors::internal(state, &e, &ctx);
+        Begin::LoginRequired { reason } => {
+            let step = log::Step::new("authorize", StepResult::Failure, reason);
+            let summary = log::Summary::failure(ErrorCode::LoginRequired, reason);
+            let origin = origin(client, info);
+            log::open(state, &correlation_id, &rid.0, origin, step, summary).await?;
+            return Ok(Outcome::to(error_redirect(
+                state,
+                &request.redirect_uri,
+                request.state.as_deref(),
+                ErrorCode::LoginRequired,
+                reason,
+                ctx,
+            )));
         }
-        return redirect_error(
-            state,
-            &request.redirect_uri,
-            request.state.as_deref(),
-            ErrorCode::LoginRequired,
-            reason,
-            &ctx,
-        );
+        Begin::SignIn => {}
     }
 
     // A fresh sign-in: a flow bound to this browser.
@@ -340,37 +333,32 @@ pub async fn begin(
         csrf: random::token(&*state.rng, 24),
         created: now,
         expires: now + FLOW_LIFETIME,
+        version: 0,
     };
-    let created = async {
-        state.store.create_flow(&flow).await?;
-        let detail = match restart {
-            None => format!("sign-in started for '{}'", client.name),
-            Some(r) => format!("sign-in restarted for '{}' ({})", client.name, r.key()),
-        };
-        let step = log::Step::new("authorize", StepResult::Info, detail);
-        log::open(
-            state,
-            &correlation_id,
-            &rid.0,
-            origin(client, info),
-            step,
-            log::Summary::default(),
-        )
-        .await
-    }
-    .await;
-    if let Err(e) = created {
-        return errors::internal(state, &e, &ctx);
-    }
+    state.store.create_flow(&flow).await?;
+    let detail = match restart {
+        None => format!("sign-in started for '{}'", client.name),
+        Some(r) => format!("sign-in restarted for '{}' ({})", client.name, r.key()),
+    };
+    let step = log::Step::new("authorize", StepResult::Info, detail);
+    let origin = origin(client, info);
+    log::open(
+        state,
+        &correlation_id,
+        &rid.0,
+        origin,
+        step,
+        log::Summary::default(),
+    )
+    .await?;
     let mut location = format!("/signin/{}", flow.id);
     if let Some(r) = restart {
         location.push_str(&format!("?notice={}", r.key()));
     }
-    let mut res = redirect(&location);
-    if let Some(cookie) = set_browser {
-        res.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    res
+    Ok(Outcome::Redirect {
+        location,
+        cookies: set_browser.into_iter().collect(),
+    })
 }
 
 /// The log origin of a sign-in for `client`.
@@ -430,17 +418,17 @@ pub async fn issue_code(
     Ok(code_redirect(state, request, &code))
 }
 
-/// Ends a sign-in: the flow (already in its final state) is saved, the browser gets a new single
+/// Ends a sign-in: the flow moves to its final state `next`, the browser gets a new single
 /// sign-on session (replacing any previous one, so no session id survives a sign-in) and the
 /// application a code (if `issue`), and the request's log steps are written — in one
 /// transaction. Returns the session cookie and the redirect URL carrying the code.
 ///
-/// `None` when the flow changed since `before` was read: another tab or node finished it first.
+/// `None` when the flow moved since it was read: another tab or node finished it first.
 async fn complete(
     state: &AppState,
     headers: &HeaderMap,
-    before: &Flow,
     flow: &Flow,
+    next: &FlowState,
     auth: &Authentication,
     issue: bool,
     log: &log::Prepared,
@@ -461,8 +449,8 @@ async fn complete(
     if !state
         .store
         .complete_sign_in(
-            before,
             flow,
+            next,
             previous.as_deref(),
             &session,
             code.as_ref().map(|(_, row)| row),
@@ -478,15 +466,15 @@ async fn complete(
     )))
 }
 
-/// Redirects the browser to the application with an OAuth error.
-pub fn redirect_error(
+/// The URL that takes the browser back to the application with an OAuth error.
+pub fn error_redirect(
     state: &AppState,
     redirect_uri: &str,
     oauth_state: Option<&str>,
     code: ErrorCode,
     detail: &str,
     ctx: &ErrorContext,
-) -> Response {
+) -> String {
     let body = errors::oauth_body(code, detail, ctx);
     let description = body["error_description"]
         .as_str()
@@ -500,7 +488,7 @@ pub fn redirect_error(
         pairs.push(("state", s));
     }
     pairs.push(("iss", &state.issuer));
-    redirect(&append_query(redirect_uri, &pairs))
+    append_query(redirect_uri, &pairs)
 }
 
 /// A 303 redirect that is never cached.

@@ -10,26 +10,17 @@ use crate::state::AppState;
 use axum::http::{HeaderMap, HeaderValue};
 use postern_core::oidc::authorize::AuthorizeRequest;
 use postern_core::policy::remembered_device_allowed;
+
+pub use postern_core::flow::Remembered;
 use postern_core::secret::hash_token;
 use postern_store::StoreError;
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 
 pub const COOKIE: &str = "postern_device";
 
 /// Whether the choice is offered at all.
 pub fn enabled(state: &AppState) -> bool {
     state.config.policy.remember_device_days > 0
-}
-
-/// Whether this browser may skip the second step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Remembered {
-    /// Yes: remembered for the user until then.
-    Until(OffsetDateTime),
-    /// Remembered, but the application asks for a fresh second factor (`prompt=login`,
-    /// `max_age`).
-    NotForThisRequest,
-    No,
 }
 
 /// Whether this browser is remembered for `user_id` and may skip the second step of `request`.

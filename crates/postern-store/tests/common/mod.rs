@@ -118,6 +118,7 @@ pub fn flow(id: &str, expires: OffsetDateTime) -> Flow {
         csrf: "csrf".into(),
         created: OffsetDateTime::now_utc(),
         expires,
+        version: 0,
     }
 }
 

@@ -97,7 +97,9 @@ pub async fn sign_in(
         max_age: None,
         login_hint: None,
     };
-    signin::begin(&state, request, &client, &headers, &rid, &info, None).await
+    signin::begin(&state, request, &client, &headers, &rid, &info, None)
+        .await
+        .respond(&state)
 }
 
 /// Fixed notices after a change (`?notice=`), never request text.

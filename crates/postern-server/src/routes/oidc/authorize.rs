@@ -42,7 +42,9 @@ pub async fn authorize(
     };
     match authorize::validate(&params, |_| client.map(|c| c.as_ref().clone())) {
         Ok((request, client)) => {
-            signin::begin(&state, request, &client, &headers, &rid, &info, None).await
+            signin::begin(&state, request, &client, &headers, &rid, &info, None)
+                .await
+                .respond(&state)
         }
         Err(err) => {
             let correlation_id = random::uuid(&*state.rng);
@@ -77,14 +79,14 @@ pub async fn authorize(
                     state: oauth_state,
                     code,
                     detail,
-                } => signin::redirect_error(
+                } => signin::redirect(&signin::error_redirect(
                     &state,
                     &redirect_uri,
                     oauth_state.as_deref(),
                     code,
                     &detail,
                     &ctx,
-                ),
+                )),
             }
         }
     }

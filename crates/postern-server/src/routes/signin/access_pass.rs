@@ -5,16 +5,16 @@
 //! add a method, with a link on to the application) whatever the policy asks.
 //!
 //! The pass's rules (lifetime, one-time use, the constant-time check, what a refusal shows and
-//! logs) live in `postern_core::credential::access_pass`; this file only reads and spends stored
-//! passes. The pass itself never reaches a log, a step or a page.
+//! logs) live in `postern_core::credential::access_pass`, and what an accepted or refused pass
+//! leads to in `Flow::advance`; this file only reads and spends stored passes. The pass itself never reaches a log, a step or a page.
 
+use super::carry::{Carried, Who, carry, flow_page};
 use super::{Answer, open_flow, open_form, unexpected_field};
 use crate::http::errors::{self, ErrorContext};
 use crate::http::{ClientInfo, RequestId};
 use crate::lockout::{self, Kind};
-use crate::metrics::Metrics;
 use crate::pages::{self, ErrorView};
-use crate::signin::{self, Destination, log};
+use crate::signin;
 use crate::state::AppState;
 use askama::Template;
 use axum::Extension;
@@ -23,13 +23,10 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use postern_core::ErrorCode;
-use postern_core::clock::iso8601;
 use postern_core::credential::access_pass::{self, AccessPass, PassCheck, Refusal, Refused};
-use postern_core::flow::{Flow, FlowState};
-use postern_core::oidc::claims::Authentication;
+use postern_core::flow::{Event, Flow, FlowState};
 use postern_core::oidc::params::Params;
 use postern_core::secret::SecretString;
-use postern_core::signin_log::{SignInResult, StepResult};
 use postern_core::user::{User, normalize_username};
 use postern_store::StoreError;
 use time::OffsetDateTime;
@@ -173,80 +170,16 @@ async fn sign_in(
         .filter(|c| !c.is_control())
         .take(64)
         .collect();
-    let used = match checked {
-        Ok(used) => used,
-        Err(refused) => {
-            let user_id = user.as_ref().map(|u| u.id.as_str());
-            return refuse(state, flow, typed, user_id, &shown_name, refused, ctx).await;
-        }
+    let who = Who {
+        user_id: user.as_ref().map(|u| u.id.as_str()),
+        username: &shown_name,
     };
-    let words = if used.once {
-        "temporary access pass accepted (one-time: now used)".to_owned()
-    } else {
-        format!(
-            "temporary access pass accepted (multi-use, expires {})",
-            iso8601(used.expires)
-        )
-    };
-    let auth = Authentication {
-        user_id: used.user_id,
-        amr: vec![access_pass::AMR.to_owned(), "mfa".to_owned()],
-        auth_time: now,
-    };
-    // On to Security info whatever the policy asks (never to the forced registration): the user
-    // is there to add a method, with a link on to the application.
-    signin::finish(
-        state,
-        headers,
-        flow,
-        auth,
-        vec![log::Step::new("access_pass", StepResult::Success, words)],
-        &shown_name,
-        Destination::SecurityInfo,
-        vec![],
-        ctx,
-    )
-    .await
-}
-
-/// Logs a refusal and shows the form again with its error (and the username kept).
-async fn refuse(
-    state: &AppState,
-    flow: &Flow,
-    typed: &str,
-    user_id: Option<&str>,
-    shown_name: &str,
-    refused: Refused,
-    ctx: &ErrorContext,
-) -> Answer {
-    let code = refused.code();
-    let words = refused.words();
-    let step = log::Step::new("access_pass", StepResult::Failure, words.clone())
-        .because(Some(refused.reason()));
-    let summary = log::Summary {
-        user_id,
-        username: Some(shown_name),
-        result: Some(SignInResult::Failure),
-        error: Some((code, words)),
-    };
-    log::record(
-        state,
-        &flow.correlation_id,
-        &ctx.request_id,
-        vec![step],
-        Some(summary),
-    )
-    .await?;
-    Metrics::inc(&state.metrics.signin_failure);
-    let safe_detail = refused
-        .locked_until()
-        .map(|until| format!("Try again after {}.", iso8601(until)));
-    Ok(form_page(
-        state,
-        flow,
-        typed,
-        Some(ctx.view(code, safe_detail)),
-    ))
+    let t = flow.advance(Event::AccessPassChecked(checked), now);
+    Ok(match carry(state, headers, flow, t, who, ctx).await? {
+        Carried::Retry(view) => form_page(state, flow, typed, Some(view)),
+        Carried::Done(res) => res,
+        Carried::OfferCode(_) => flow_page(flow),
+    })
 }
 
 /// Checks a known user's pass; the pass as it stood before this sign-in used it, if accepted.

@@ -5,6 +5,7 @@
 //! that already finished (back button, second tab) restarts the sign-in with a short notice.
 
 mod access_pass;
+mod carry;
 mod password;
 mod push;
 mod register;
@@ -89,7 +90,9 @@ async fn restart(
 ) -> Response {
     match signin::find_client(state, &flow.request.client_id).await {
         Ok(Some(client)) => {
-            signin::begin(state, flow.request, &client, headers, rid, info, Some(why)).await
+            signin::begin(state, flow.request, &client, headers, rid, info, Some(why))
+                .await
+                .respond(state)
         }
         Ok(None) => errors::page(state, ErrorCode::UnknownClient, None, ctx),
         Err(e) => errors::internal(state, &e, ctx),
@@ -167,11 +170,11 @@ pub async fn show(
             let hint = flow.request.login_hint.clone().unwrap_or_default();
             return password::form_page(&state, &flow, &hint, notice, None);
         }
-        FlowState::SecondFactor { user_id, amr } => {
+        FlowState::SecondFactor { user_id, .. } => {
             let method = query.get("method");
-            second_factor::prompt(&state, &flow, user_id, amr, method, None, &headers, &ctx).await
+            second_factor::prompt(&state, &flow, user_id, method, None, &headers, &ctx).await
         }
-        FlowState::RegisterSecondFactor { user_id, amr }
+        FlowState::RegisterSecondFactor { user_id, .. }
             if query.get("setup") == Some("authenticator") =>
         {
             // Each view makes an activation link: throttled like the forms.
@@ -179,10 +182,10 @@ pub async fn show(
                 Metrics::inc(&state.metrics.rate_limited);
                 return errors::page(&state, ErrorCode::RateLimited, None, &ctx);
             }
-            register::authenticator_page(&state, &flow, user_id, amr).await
+            register::authenticator_page(&state, &flow, user_id).await
         }
-        FlowState::RegisterSecondFactor { user_id, amr } => {
-            register::page(&state, &flow, user_id, amr, None, None).await
+        FlowState::RegisterSecondFactor { user_id, .. } => {
+            register::page(&state, &flow, user_id, None, None).await
         }
         FlowState::Complete { .. } => return gone(&state, &ctx),
     };
@@ -250,11 +253,11 @@ pub async fn submit(
     }
     let answered = match &flow.state {
         FlowState::Password => password::submit(&state, &flow, &params, &headers, &ctx).await,
-        FlowState::SecondFactor { user_id, amr } => {
-            second_factor::submit(&state, &flow, user_id, amr, &params, &headers, &ctx).await
+        FlowState::SecondFactor { user_id, .. } => {
+            second_factor::submit(&state, &flow, user_id, &params, &headers, &ctx).await
         }
-        FlowState::RegisterSecondFactor { user_id, amr } => {
-            register::submit(&state, &flow, user_id, amr, &params, &headers, &ctx).await
+        FlowState::RegisterSecondFactor { user_id, .. } => {
+            register::submit(&state, &flow, user_id, &params, &headers, &ctx).await
         }
         FlowState::Complete { .. } => {
             return restart(

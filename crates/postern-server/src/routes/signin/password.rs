@@ -1,25 +1,21 @@
-//! The password step: username and password under the password lockout, then whatever the policy
-//! asks next (done, a second factor, or registering one first).
+//! The password step: username and password under the password lockout. What follows (done, a
+//! second factor, registering one first, or a remembered browser's skip) is `Flow::advance`'s.
 
 use super::Answer;
+use super::carry::{Carried, Who, carry, flow_page};
 use crate::http::errors::ErrorContext;
 use crate::lockout::{self, Kind};
-use crate::metrics::Metrics;
 use crate::pages::{self, SignInPage};
 use crate::signin::remember::{self, Remembered};
-use crate::signin::{self, Destination, log};
 use crate::state::AppState;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use postern_core::ErrorCode;
 use postern_core::credential::password::PasswordCheck;
-use postern_core::flow::{Flow, FlowState, PasswordOutcome, Step, password_step};
-use postern_core::oidc::claims::Authentication;
+use postern_core::flow::{Event, Flow, PasswordOutcome};
 use postern_core::oidc::params::Params;
 use postern_core::policy::after_password;
 use postern_core::secret::SecretString;
-use postern_core::signin_log::{SignInResult, StepResult};
-use postern_core::softlock::FailureRecorded;
 use postern_core::user::{User, normalize_username};
 use postern_store::StoreError;
 
@@ -83,10 +79,12 @@ async fn check_password(
         }
         Some(user) => password_outcome(state, user, password).await?,
     };
-    let (step, result, detail) = password_step(&outcome, now);
-    let password_step =
-        log::Step::new("password", result, detail.clone()).because(outcome.reason());
-    let user_id = user.as_ref().map(|u| u.id.as_str());
+    let remembered = match &outcome {
+        PasswordOutcome::Correct { user_id, .. } if outcome.wants_second_factor() => {
+            remember::status(state, headers, user_id, &flow.request).await?
+        }
+        _ => Remembered::No,
+    };
     let shown_name: String = username
         .as_deref()
         .unwrap_or(typed)
@@ -95,144 +93,22 @@ async fn check_password(
         .filter(|c| !c.is_control())
         .take(64)
         .collect();
-    let summary = |result, error| log::Summary {
-        user_id,
-        username: Some(&shown_name),
-        result: Some(result),
-        error,
+    let who = Who {
+        user_id: user.as_ref().map(|u| u.id.as_str()),
+        username: &shown_name,
     };
-    let rid = &ctx.request_id;
-
-    match step {
-        Step::Retry { code } => {
-            let summary = summary(SignInResult::Failure, Some((code, detail)));
-            log::record(
-                state,
-                &flow.correlation_id,
-                rid,
-                vec![password_step],
-                Some(summary),
-            )
-            .await?;
-            Metrics::inc(&state.metrics.signin_failure);
-            let safe_detail = match &outcome {
-                PasswordOutcome::Wrong(FailureRecorded::Locked { until })
-                | PasswordOutcome::Locked { until } => Some(format!(
-                    "Try again after {}.",
-                    postern_core::clock::iso8601(*until)
-                )),
-                _ => None,
-            };
-            Ok(form_page(
-                state,
-                flow,
-                typed,
-                None,
-                Some(ctx.view(code, safe_detail)),
-            ))
-        }
-        Step::Advance(FlowState::Complete {
-            user_id,
-            amr,
-            auth_time_ms,
-            ..
-        }) => {
-            let auth = Authentication {
-                user_id,
-                amr,
-                auth_time: postern_core::clock::from_millis(auth_time_ms),
-            };
-            signin::finish(
-                state,
-                headers,
-                flow,
-                auth,
-                vec![password_step],
-                &shown_name,
-                Destination::App,
-                vec![],
-                ctx,
-            )
-            .await
-        }
-        Step::Advance(FlowState::SecondFactor { user_id, amr }) => {
-            let remembered = remember::status(state, headers, &user_id, &flow.request).await?;
-            if let Remembered::Until(until) = remembered {
-                let skipped = log::Step::new(
-                    "remembered_device",
-                    StepResult::Success,
-                    format!(
-                        "second factor not asked: the user asked to remember this browser (until {})",
-                        postern_core::clock::iso8601(until)
-                    ),
-                );
-                let mut amr = amr;
-                amr.push("mfa".into());
-                let auth = Authentication {
-                    user_id,
-                    amr,
-                    auth_time: now,
-                };
-                return signin::finish(
-                    state,
-                    headers,
-                    flow,
-                    auth,
-                    vec![password_step, skipped],
-                    &shown_name,
-                    Destination::App,
-                    vec![],
-                    ctx,
-                )
-                .await;
-            }
-            let next = FlowState::SecondFactor { user_id, amr };
-            // 50076 when this browser is remembered but the application wants a fresh second
-            // factor; 50074 otherwise.
-            let (code, detail) = match remembered {
-                Remembered::NotForThisRequest => (
-                    ErrorCode::MfaRequiredByPolicy,
-                    format!(
-                        "{detail}; this browser is remembered, but the application asks for a fresh sign-in (prompt=login or max_age)"
-                    ),
-                ),
-                _ => (ErrorCode::StrongAuthRequired, detail),
-            };
-            let summary = summary(SignInResult::Interrupted, Some((code, detail)));
-            interrupt(state, flow, next, password_step, summary, ctx).await
-        }
-        Step::Interrupt { code, next } => {
-            let summary = summary(SignInResult::Interrupted, Some((code, detail)));
-            interrupt(state, flow, next, password_step, summary, ctx).await
-        }
-        Step::Advance(FlowState::Password | FlowState::RegisterSecondFactor { .. }) => {
-            // `password_step` never goes there.
-            Err(StoreError::Corrupt(
-                "unexpected state after the password".into(),
-            ))
-        }
-    }
-}
-
-/// Moves the flow to its next step (a second factor, or registering one) and shows it.
-async fn interrupt(
-    state: &AppState,
-    flow: &Flow,
-    next: FlowState,
-    step: log::Step<'_>,
-    summary: log::Summary<'_>,
-    ctx: &ErrorContext,
-) -> Answer {
-    state.store.update_flow_state(&flow.id, &next).await?;
-    log::record(
-        state,
-        &flow.correlation_id,
-        &ctx.request_id,
-        vec![step],
-        Some(summary),
-    )
-    .await?;
-    Ok(signin::redirect(&format!("/signin/{}", flow.id)))
+    let t = flow.advance(
+        Event::PasswordChecked {
+            outcome,
+            remembered,
+        },
+        now,
+    );
+    Ok(match carry(state, headers, flow, t, who, ctx).await? {
+        Carried::Retry(view) => form_page(state, flow, typed, None, Some(view)),
+        Carried::Done(res) => res,
+        Carried::OfferCode(_) => flow_page(flow),
+    })
 }
 
 /// Checks a known user's password under the lockout rules.

@@ -2,12 +2,13 @@
 //! moves on the moment the app answers), sending another request, and the 500121 page that says
 //! what happened and opens every other door without retyping the password.
 
+use super::carry::{Carried, Who, carry, flow_page};
 use super::{Answer, open_flow};
 use crate::http::errors::{self, ErrorContext};
 use crate::http::{ClientInfo, RequestId, csrf};
 use crate::pages::{self, PushFailedPage, PushWaitPage};
 use crate::push;
-use crate::signin::{self, Destination, log};
+use crate::signin;
 use crate::state::AppState;
 use axum::Extension;
 use axum::extract::{Path, State};
@@ -16,10 +17,8 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use postern_core::ErrorCode;
 use postern_core::credential::method::{Method, MethodKind, usable};
-use postern_core::credential::push::{Challenge, Resolution, Status};
-use postern_core::flow::{Flow, FlowState, amr_with};
-use postern_core::oidc::claims::Authentication;
-use postern_core::signin_log::{SignInResult, StepResult};
+use postern_core::credential::push::{self as push_rules, Challenge, Resolution, Status};
+use postern_core::flow::{Event as FlowEvent, Flow, FlowState, PushSettlement};
 use std::convert::Infallible;
 
 /// What the push step shows for a flow.
@@ -36,7 +35,6 @@ pub(super) async fn prompt(
     state: &AppState,
     flow: &Flow,
     user_id: &str,
-    amr: &[String],
     device: &Method,
     methods: &[Method],
     headers: &HeaderMap,
@@ -47,10 +45,7 @@ pub(super) async fn prompt(
     let (lock, _) =
         crate::lockout::find(state, user_id, crate::lockout::Kind::SecondFactor).await?;
     if let Some(until) = lock.locked_until(now) {
-        return Ok(Shown::Refused(format!(
-            "Too many failed attempts: the second step is paused until {} (UTC).",
-            postern_core::clock::iso8601(until)
-        )));
+        return Ok(Shown::Refused(push_rules::locked_words(until)));
     }
     let latest = state.store.latest_flow_challenge(&flow.id).await?;
     let challenge = match latest {
@@ -63,11 +58,11 @@ pub(super) async fn prompt(
                 .blocked
                 .is_some()
             {
-                return Ok(Shown::Refused(push::BLOCKED.into()));
+                return Ok(Shown::Refused(push_rules::BLOCKED.into()));
             }
             match send(state, flow, user_id, methods, ctx).await? {
                 Some(c) => c,
-                None => return Ok(Shown::Refused(fatigue_words())),
+                None => return Ok(Shown::Refused(push_rules::fatigue_words())),
             }
         }
     };
@@ -87,60 +82,39 @@ pub(super) async fn prompt(
                 .await?
                 .blocked
                 .is_some();
-            if blocked || !still_registered {
-                return Ok(Shown::Refused(if blocked {
-                    push::BLOCKED.into()
-                } else {
-                    "The device that approved was removed from your account. Use another way."
-                        .into()
-                }));
-            }
-            let name = challenge
-                .answer
-                .as_ref()
-                .and_then(|a| {
-                    challenge
-                        .deliveries
-                        .iter()
-                        .find(|d| d.device_id == a.device_id)
-                })
-                .map(|d| d.device_name.clone())
-                .unwrap_or_else(|| device.name.clone());
-            let step = log::Step::new(
-                "push",
-                StepResult::Success,
-                format!("push approved on '{name}' with the matching number"),
-            );
-            let auth = Authentication {
-                user_id: user_id.to_owned(),
-                amr: amr_with(amr, MethodKind::Push),
-                auth_time: now,
+            let settled = if blocked {
+                PushSettlement::Blocked
+            } else if !still_registered {
+                PushSettlement::ApproverRemoved
+            } else {
+                let device_name = challenge
+                    .answer
+                    .as_ref()
+                    .and_then(|a| {
+                        challenge
+                            .deliveries
+                            .iter()
+                            .find(|d| d.device_id == a.device_id)
+                    })
+                    .map(|d| d.device_name.clone())
+                    .unwrap_or_else(|| device.name.clone());
+                PushSettlement::Approved { device_name }
             };
-            let done = signin::finish(
-                state,
-                headers,
-                flow,
-                auth,
-                vec![step],
-                &username,
-                Destination::App,
-                vec![],
-                ctx,
-            )
-            .await?;
-            Ok(Shown::Page(done))
+            let t = flow.advance(FlowEvent::PushSettled(settled), now);
+            let who = Who {
+                user_id: Some(user_id),
+                username: &username,
+            };
+            Ok(match carry(state, headers, flow, t, who, ctx).await? {
+                Carried::Done(res) => Shown::Page(res),
+                Carried::OfferCode(why) => Shown::Refused(why),
+                Carried::Retry(_) => Shown::Page(flow_page(flow)),
+            })
         }
         Status::Resolved(_) | Status::Expired => Ok(Shown::Page(
             failed_page(state, flow, &challenge, methods, &username, ctx).await?,
         )),
     }
-}
-
-fn fatigue_words() -> String {
-    format!(
-        "{} push requests in the last 5 minutes is the most we send. Use a code instead.",
-        postern_core::credential::push::FATIGUE_LIMIT
-    )
 }
 
 /// Creates and sends a new challenge for the flow, logged; the one still waiting if there is
@@ -163,36 +137,7 @@ async fn send(
         push::Started::Waiting(c) => return Ok(Some(*c)),
         push::Started::Limited => return Ok(None),
     };
-    let names: Vec<String> = c
-        .deliveries
-        .iter()
-        .map(|d| {
-            let woke = if d.woke_ms.is_some() {
-                "woken over its open connection"
-            } else {
-                "not connected now; it fetches the request when it connects"
-            };
-            format!("'{}' ({woke})", d.device_name)
-        })
-        .collect();
-    let step = log::Step::new(
-        "push",
-        StepResult::Info,
-        format!(
-            "push request {} sent to {}; expires {}",
-            c.id,
-            names.join(", "),
-            postern_core::clock::iso8601(c.expires)
-        ),
-    );
-    log::record(
-        state,
-        &flow.correlation_id,
-        &ctx.request_id,
-        vec![step],
-        None,
-    )
-    .await?;
+    push::steps::sent(state, &c, &ctx.request_id).await?;
     Ok(Some(*c))
 }
 
@@ -235,22 +180,8 @@ async fn failed_page(
         push::record_ignored(state, c).await?;
     }
     if !c.failure_logged {
-        let step = log::Step::new("push", StepResult::Failure, cause.clone())
-            .because(c.failure_reason(now));
-        let summary = log::Summary {
-            user_id: Some(&c.user_id),
-            username: Some(username),
-            result: Some(SignInResult::Failure),
-            error: Some((ErrorCode::SecondFactorFailed, cause.clone())),
-        };
-        log::record(
-            state,
-            &flow.correlation_id,
-            &ctx.request_id,
-            vec![step],
-            Some(summary),
-        )
-        .await?;
+        let reason = c.failure_reason(now);
+        push::steps::failed(state, c, &cause, reason, username, &ctx.request_id).await?;
         if c.status(now) != Status::Expired {
             // Answered: mark it so the cause is written once.
             let mut marked = c.clone();

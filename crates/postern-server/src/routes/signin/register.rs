@@ -5,18 +5,14 @@
 //! Authenticator is offered too: its activation moves the flow on to a push to the new device.
 
 use super::Answer;
+use super::carry::{Carried, Who, carry, flow_page};
 use crate::http::errors::ErrorContext;
 use crate::methods::totp::{self, Finished};
 use crate::pages::{self, RegisterPage};
-use crate::signin::{self, Destination, log};
 use crate::state::AppState;
 use axum::http::HeaderMap;
-use postern_core::ErrorCode;
-use postern_core::credential::method::MethodKind;
-use postern_core::flow::{Flow, amr_with};
-use postern_core::oidc::claims::Authentication;
+use postern_core::flow::{Event, Flow, Registration};
 use postern_core::oidc::params::Params;
-use postern_core::signin_log::{SignInResult, StepResult};
 use postern_core::user::User;
 use postern_store::StoreError;
 
@@ -35,21 +31,16 @@ async fn already_registered(
     state: &AppState,
     flow: &Flow,
     user_id: &str,
-    amr: &[String],
 ) -> Result<Option<axum::response::Response>, StoreError> {
     if state.store.list_methods(user_id).await?.is_empty() {
         return Ok(None);
     }
-    let next = postern_core::flow::FlowState::SecondFactor {
-        user_id: user_id.to_owned(),
-        amr: amr.to_vec(),
-    };
-    let moved = Flow {
-        state: next,
-        ..flow.clone()
-    };
-    state.store.replace_flow(flow, &moved).await?;
-    Ok(Some(signin::redirect(&format!("/signin/{}", flow.id))))
+    let t = flow.advance(Event::MethodAppeared, state.clock.now());
+    if let Some(next) = &t.next {
+        // Moved meanwhile: the flow's page shows where it stands.
+        state.store.move_flow(flow, next).await?;
+    }
+    Ok(Some(flow_page(flow)))
 }
 
 /// The registration page: the enrollment of `resume` if still valid, else a fresh one.
@@ -57,11 +48,10 @@ pub(super) async fn page(
     state: &AppState,
     flow: &Flow,
     user_id: &str,
-    amr: &[String],
     resume: Option<&str>,
     error: Option<pages::ErrorView>,
 ) -> Answer {
-    if let Some(moved) = already_registered(state, flow, user_id, amr).await? {
+    if let Some(moved) = already_registered(state, flow, user_id).await? {
         return Ok(moved);
     }
     let user = find_user(state, user_id).await?;
@@ -85,13 +75,8 @@ pub(super) async fn page(
 /// of a code app — an activation link as a QR code for the phone. Once the phone has activated,
 /// the flow moves on by itself (`already_registered`) and asks the new device for a push, so the
 /// sign-in completes only when the phone approves it by number.
-pub(super) async fn authenticator_page(
-    state: &AppState,
-    flow: &Flow,
-    user_id: &str,
-    amr: &[String],
-) -> Answer {
-    if let Some(moved) = already_registered(state, flow, user_id, amr).await? {
+pub(super) async fn authenticator_page(state: &AppState, flow: &Flow, user_id: &str) -> Answer {
+    if let Some(moved) = already_registered(state, flow, user_id).await? {
         return Ok(moved);
     }
     let user = find_user(state, user_id).await?;
@@ -114,82 +99,35 @@ pub(super) async fn submit(
     state: &AppState,
     flow: &Flow,
     user_id: &str,
-    amr: &[String],
     params: &Params,
     headers: &HeaderMap,
     ctx: &ErrorContext,
 ) -> Answer {
-    if let Some(moved) = already_registered(state, flow, user_id, amr).await? {
+    if let Some(moved) = already_registered(state, flow, user_id).await? {
         return Ok(moved);
     }
     let user = find_user(state, user_id).await?;
     let token = params.get("enrollment").unwrap_or_default();
     let code = params.get("code").unwrap_or_default();
     let name = params.get("name").unwrap_or_default();
-    let (view, detail) = match totp::finish(state, &user, token, code, name).await? {
-        Finished::Added(method) => {
-            let step = log::Step::new(
-                "register_totp",
-                StepResult::Success,
-                format!(
-                    "authenticator app '{}' registered (its first code proves it); second factor satisfied",
-                    method.name
-                ),
-            );
-            let auth = Authentication {
-                user_id: user.id.clone(),
-                amr: amr_with(amr, MethodKind::Totp),
-                auth_time: state.clock.now(),
-            };
-            return signin::finish(
-                state,
-                headers,
-                flow,
-                auth,
-                vec![step],
-                &user.username,
-                Destination::App,
-                vec![],
-                ctx,
-            )
-            .await;
-        }
+    let registration = match totp::finish(state, &user, token, code, name).await? {
+        Finished::Added(method) => Registration::Added {
+            kind: method.kind(),
+            name: method.name,
+        },
         // The same page posted twice at once: the other post finished this sign-in.
-        Finished::AlreadyAdded => return Ok(signin::redirect(&format!("/signin/{}", flow.id))),
-        Finished::WrongCode { clock_off_by } => (
-            ctx.view(
-                ErrorCode::WrongVerificationCode,
-                Some("Enter the code your app shows now for this account.".into()),
-            ),
-            match clock_off_by {
-                Some(off) => format!(
-                    "registering an authenticator app: code off by {off} steps: check the device clock"
-                ),
-                None => "registering an authenticator app: wrong code".to_owned(),
-            },
-        ),
-        Finished::Stale => (
-            ctx.view(
-                ErrorCode::FlowExpired,
-                Some("That setup page had expired. Scan the new QR code below.".into()),
-            ),
-            "registering an authenticator app: the setup page had expired".to_owned(),
-        ),
+        Finished::AlreadyAdded => return Ok(flow_page(flow)),
+        Finished::WrongCode { clock_off_by } => Registration::WrongCode { clock_off_by },
+        Finished::Stale => Registration::Stale,
     };
-    let step = log::Step::new("register_totp", StepResult::Failure, detail.clone());
-    let summary = log::Summary {
+    let t = flow.advance(Event::Registered(registration), state.clock.now());
+    let who = Who {
         user_id: Some(&user.id),
-        username: Some(&user.username),
-        result: Some(SignInResult::Interrupted),
-        error: Some((ErrorCode::MfaRegistrationRequired, detail)),
+        username: &user.username,
     };
-    log::record(
-        state,
-        &flow.correlation_id,
-        &ctx.request_id,
-        vec![step],
-        Some(summary),
-    )
-    .await?;
-    page(state, flow, user_id, amr, Some(token), Some(view)).await
+    match carry(state, headers, flow, t, who, ctx).await? {
+        Carried::Retry(view) => page(state, flow, user_id, Some(token), Some(view)).await,
+        Carried::Done(res) => Ok(res),
+        Carried::OfferCode(_) => Ok(flow_page(flow)),
+    }
 }

@@ -1,0 +1,72 @@
+//! What an authorization request meets: the browser's single sign-on session, `prompt=none`
+//! without one, or a new sign-in.
+
+use super::LogLine;
+use crate::clock::iso8601;
+use crate::oidc::authorize::{AuthorizeRequest, Prompt};
+use crate::oidc::claims::Authentication;
+use crate::session::SsoSession;
+use crate::signin_log::StepResult;
+use time::OffsetDateTime;
+
+/// How a validated authorization request begins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Begin {
+    /// The session answers it: a code at once, no page.
+    Reuse { auth: Authentication, line: LogLine },
+    /// `prompt=none` and no session that may answer: back to the application with
+    /// `login_required`, in these words.
+    LoginRequired { reason: &'static str },
+    /// A new sign-in flow.
+    SignIn,
+}
+
+/// May an existing session answer `request` without a new sign-in? Not for `prompt=login`, not
+/// past `max_age`, and — when a second factor is due — only if the session passed one (proved in
+/// that sign-in, not through a remembered device, if the application bounds the age). A session
+/// from before the user registered a factor, or before the policy required one, signs in again.
+pub fn sso_satisfies(
+    session: &SsoSession,
+    request: &AuthorizeRequest,
+    needs_mfa: bool,
+    now: OffsetDateTime,
+) -> bool {
+    let fresh = request.prompt != Prompt::Login && session.satisfies_max_age(request.max_age, now);
+    let strong = !needs_mfa
+        || (session.has_mfa() && (request.max_age.is_none() || session.proved_second_factor()));
+    fresh && strong
+}
+
+/// How `request` begins in a browser holding `session` (valid, its user enabled); `needs_mfa`
+/// is whether a sign-in of that user needs a second factor today.
+pub fn begin(
+    request: &AuthorizeRequest,
+    session: Option<&SsoSession>,
+    needs_mfa: bool,
+    now: OffsetDateTime,
+) -> Begin {
+    if let Some(session) = session.filter(|s| sso_satisfies(s, request, needs_mfa, now)) {
+        let words = format!(
+            "signed in by the existing single sign-on session (authenticated at {}); authorization code issued",
+            iso8601(session.auth_time)
+        );
+        return Begin::Reuse {
+            auth: Authentication {
+                user_id: session.user_id.clone(),
+                auth_time: session.auth_time,
+                amr: session.amr.clone(),
+            },
+            line: LogLine::new("sso_session", StepResult::Success, words),
+        };
+    }
+    if request.prompt == Prompt::None {
+        return Begin::LoginRequired {
+            reason: if session.is_some() {
+                "prompt=none, but the session's authentication is older than max_age"
+            } else {
+                "prompt=none, but this browser has no valid sign-in session"
+            },
+        };
+    }
+    Begin::SignIn
+}

@@ -1,0 +1,898 @@
+//! The table of transitions, as plain data: for each state and event, the next state, what the
+//! edge does, the log's lines (method, result, reason) and the summary. Every refusal is a row.
+
+use super::choice::{Ask, ask, instead_of_push};
+use super::start::{Begin, begin};
+use super::*;
+use crate::clock::to_millis;
+use crate::credential::access_pass::{AccessPass, Refusal, Refused};
+use crate::credential::method::{Method, MethodSecret};
+use crate::credential::push::PushStanding;
+use crate::oidc::claims::Authentication;
+use crate::signin_log::{SignInResult, StepResult};
+use crate::softlock::FailureRecorded;
+use postern_proto::ErrorCode;
+use time::OffsetDateTime;
+
+const NOW: OffsetDateTime = OffsetDateTime::UNIX_EPOCH;
+
+/// What the edge is told to do, reduced to what a row asserts.
+#[derive(Debug, PartialEq, Eq)]
+enum Does {
+    Retry(ErrorCode),
+    Show,
+    OfferCode,
+    Finish(Destination, &'static [&'static str], bool),
+    IssueCode,
+}
+
+struct Row {
+    name: &'static str,
+    from: FlowState,
+    event: Event,
+    next: Option<&'static str>,
+    does: Does,
+    log: &'static [(&'static str, StepResult, Option<StepReason>)],
+    summary: Option<(SignInResult, Option<ErrorCode>)>,
+}
+
+fn pwd() -> Vec<String> {
+    vec!["pwd".to_owned()]
+}
+
+fn second_factor() -> FlowState {
+    FlowState::SecondFactor {
+        user_id: "u".into(),
+        amr: pwd(),
+    }
+}
+
+fn register() -> FlowState {
+    FlowState::RegisterSecondFactor {
+        user_id: "u".into(),
+        amr: pwd(),
+    }
+}
+
+fn complete(continue_pending: bool) -> FlowState {
+    FlowState::Complete {
+        user_id: "u".into(),
+        amr: vec!["tap".into(), "mfa".into()],
+        auth_time_ms: to_millis(NOW),
+        continue_pending,
+    }
+}
+
+fn password(outcome: PasswordOutcome, remembered: Remembered) -> Event {
+    Event::PasswordChecked {
+        outcome,
+        remembered,
+    }
+}
+
+fn right_password(after: AfterPassword) -> PasswordOutcome {
+    PasswordOutcome::Correct {
+        user_id: "u".into(),
+        after,
+    }
+}
+
+fn code(outcome: SecondFactorOutcome, remember_days: Option<i64>) -> Event {
+    Event::CodeChecked {
+        method_name: "Phone".into(),
+        outcome,
+        remember_days,
+    }
+}
+
+fn accepted(kind: MethodKind) -> SecondFactorOutcome {
+    SecondFactorOutcome::Accepted {
+        kind,
+        drift: 0,
+        remaining: 7,
+    }
+}
+
+fn refused(why: CodeRefusal, recorded: FailureRecorded) -> SecondFactorOutcome {
+    SecondFactorOutcome::Refused {
+        kind: MethodKind::Totp,
+        why,
+        recorded: Some(recorded),
+    }
+}
+
+fn pass(once: bool) -> AccessPass {
+    AccessPass {
+        id: "p".into(),
+        user_id: "u".into(),
+        hash: String::new(),
+        created: NOW,
+        expires: NOW + time::Duration::hours(1),
+        once,
+        used: None,
+        uses: 0,
+        created_by: "t".into(),
+    }
+}
+
+fn session_auth(user_id: &str) -> Authentication {
+    Authentication {
+        user_id: user_id.into(),
+        auth_time: NOW,
+        amr: vec!["tap".into(), "mfa".into()],
+    }
+}
+
+const COUNTED: FailureRecorded = FailureRecorded::Counted { remaining: 3 };
+const LOCKED: FailureRecorded = FailureRecorded::Locked { until: NOW };
+
+fn rows() -> Vec<Row> {
+    use Does::*;
+    use SignInResult::{Failure, Interrupted};
+    use StepResult::{Failure as fail, Info, Success};
+    vec![
+        // The password step.
+        Row {
+            name: "right password, no second factor required",
+            from: FlowState::Password,
+            event: password(right_password(AfterPassword::Complete), Remembered::No),
+            next: Some("complete"),
+            does: Finish(Destination::App, &["pwd"], false),
+            log: &[("password", Success, None)],
+            summary: None,
+        },
+        Row {
+            name: "right password, a second factor is due (50074)",
+            from: FlowState::Password,
+            event: password(right_password(AfterPassword::SecondFactor), Remembered::No),
+            next: Some("second_factor"),
+            does: Show,
+            log: &[("password", Success, None)],
+            summary: Some((Interrupted, Some(ErrorCode::StrongAuthRequired))),
+        },
+        Row {
+            name: "right password in a remembered browser: the second step is skipped",
+            from: FlowState::Password,
+            event: password(
+                right_password(AfterPassword::SecondFactor),
+                Remembered::Until(NOW),
+            ),
+            next: Some("complete"),
+            does: Finish(Destination::App, &["pwd", "mfa"], false),
+            log: &[
+                ("password", Success, None),
+                ("remembered_device", Success, None),
+            ],
+            summary: None,
+        },
+        Row {
+            name: "remembered browser, but the application wants a fresh factor (50076)",
+            from: FlowState::Password,
+            event: password(
+                right_password(AfterPassword::SecondFactor),
+                Remembered::NotForThisRequest,
+            ),
+            next: Some("second_factor"),
+            does: Show,
+            log: &[("password", Success, None)],
+            summary: Some((Interrupted, Some(ErrorCode::MfaRequiredByPolicy))),
+        },
+        Row {
+            name: "right password, no method but one is required (50079)",
+            from: FlowState::Password,
+            event: password(
+                right_password(AfterPassword::RegisterSecondFactor),
+                Remembered::No,
+            ),
+            next: Some("register_second_factor"),
+            does: Show,
+            log: &[("password", Success, Some(StepReason::NoMethodRegistered))],
+            summary: Some((Interrupted, Some(ErrorCode::MfaRegistrationRequired))),
+        },
+        Row {
+            name: "wrong password, counted",
+            from: FlowState::Password,
+            event: password(PasswordOutcome::Wrong(COUNTED), Remembered::No),
+            next: None,
+            does: Retry(ErrorCode::InvalidCredentials),
+            log: &[("password", fail, Some(StepReason::WrongPassword))],
+            summary: Some((Failure, Some(ErrorCode::InvalidCredentials))),
+        },
+        Row {
+            name: "wrong password, repeated",
+            from: FlowState::Password,
+            event: password(
+                PasswordOutcome::Wrong(FailureRecorded::Repeated),
+                Remembered::No,
+            ),
+            next: None,
+            does: Retry(ErrorCode::InvalidCredentials),
+            log: &[("password", fail, Some(StepReason::WrongPassword))],
+            summary: Some((Failure, Some(ErrorCode::InvalidCredentials))),
+        },
+        Row {
+            name: "wrong password that locks the account",
+            from: FlowState::Password,
+            event: password(PasswordOutcome::Wrong(LOCKED), Remembered::No),
+            next: None,
+            does: Retry(ErrorCode::AccountLocked),
+            log: &[("password", fail, Some(StepReason::AccountLocked))],
+            summary: Some((Failure, Some(ErrorCode::AccountLocked))),
+        },
+        Row {
+            name: "unknown user looks like a wrong password",
+            from: FlowState::Password,
+            event: password(PasswordOutcome::UnknownUser, Remembered::No),
+            next: None,
+            does: Retry(ErrorCode::InvalidCredentials),
+            log: &[("password", fail, Some(StepReason::UnknownUser))],
+            summary: Some((Failure, Some(ErrorCode::InvalidCredentials))),
+        },
+        Row {
+            name: "locked account: the password is not checked",
+            from: FlowState::Password,
+            event: password(PasswordOutcome::Locked { until: NOW }, Remembered::No),
+            next: None,
+            does: Retry(ErrorCode::AccountLocked),
+            log: &[("password", fail, Some(StepReason::AccountLocked))],
+            summary: Some((Failure, Some(ErrorCode::AccountLocked))),
+        },
+        Row {
+            name: "disabled account",
+            from: FlowState::Password,
+            event: password(PasswordOutcome::Disabled, Remembered::No),
+            next: None,
+            does: Retry(ErrorCode::AccountDisabled),
+            log: &[("password", fail, Some(StepReason::AccountDisabled))],
+            summary: Some((Failure, Some(ErrorCode::AccountDisabled))),
+        },
+        // Codes at the second step.
+        Row {
+            name: "app code accepted",
+            from: second_factor(),
+            event: code(accepted(MethodKind::Totp), None),
+            next: Some("complete"),
+            does: Finish(Destination::App, &["pwd", "otp", "mfa"], false),
+            log: &[("totp", Success, None)],
+            summary: None,
+        },
+        Row {
+            name: "app code accepted, remember this browser",
+            from: second_factor(),
+            event: code(accepted(MethodKind::Totp), Some(30)),
+            next: Some("complete"),
+            does: Finish(Destination::App, &["pwd", "otp", "mfa"], true),
+            log: &[("totp", Success, None), ("remembered_device", Info, None)],
+            summary: None,
+        },
+        Row {
+            name: "recovery code accepted: Security info first",
+            from: second_factor(),
+            event: code(accepted(MethodKind::RecoveryCodes), None),
+            next: Some("complete"),
+            does: Finish(Destination::SecurityInfo, &["pwd", "rec", "mfa"], false),
+            log: &[("recovery_code", Success, None)],
+            summary: None,
+        },
+        Row {
+            name: "wrong app code",
+            from: second_factor(),
+            event: code(refused(CodeRefusal::Wrong, COUNTED), None),
+            next: None,
+            does: Retry(ErrorCode::WrongVerificationCode),
+            log: &[("totp", fail, Some(StepReason::WrongCode))],
+            summary: Some((Failure, Some(ErrorCode::WrongVerificationCode))),
+        },
+        Row {
+            name: "replayed app code",
+            from: second_factor(),
+            event: code(refused(CodeRefusal::Replay, COUNTED), None),
+            next: None,
+            does: Retry(ErrorCode::VerificationCodeReused),
+            log: &[("totp", fail, Some(StepReason::CodeReused))],
+            summary: Some((Failure, Some(ErrorCode::VerificationCodeReused))),
+        },
+        Row {
+            name: "app code from a clock that is off",
+            from: second_factor(),
+            event: code(refused(CodeRefusal::ClockOff { off_by: 2 }, COUNTED), None),
+            next: None,
+            does: Retry(ErrorCode::WrongVerificationCode),
+            log: &[("totp", fail, Some(StepReason::ClockDrift))],
+            summary: Some((Failure, Some(ErrorCode::WrongVerificationCode))),
+        },
+        Row {
+            name: "wrong code that locks the second step",
+            from: second_factor(),
+            event: code(refused(CodeRefusal::Wrong, LOCKED), None),
+            next: None,
+            does: Retry(ErrorCode::SecondFactorLocked),
+            log: &[("totp", fail, Some(StepReason::SecondFactorLocked))],
+            summary: Some((Failure, Some(ErrorCode::SecondFactorLocked))),
+        },
+        Row {
+            name: "locked second step: the code is not checked",
+            from: second_factor(),
+            event: code(SecondFactorOutcome::Locked { until: NOW }, Some(30)),
+            next: None,
+            does: Retry(ErrorCode::SecondFactorLocked),
+            log: &[("second_factor", fail, Some(StepReason::SecondFactorLocked))],
+            summary: Some((Failure, Some(ErrorCode::SecondFactorLocked))),
+        },
+        Row {
+            name: "recovery code already used",
+            from: second_factor(),
+            event: code(
+                SecondFactorOutcome::Refused {
+                    kind: MethodKind::RecoveryCodes,
+                    why: CodeRefusal::Replay,
+                    recorded: None,
+                },
+                None,
+            ),
+            next: None,
+            does: Retry(ErrorCode::VerificationCodeReused),
+            log: &[("recovery_code", fail, Some(StepReason::CodeReused))],
+            summary: Some((Failure, Some(ErrorCode::VerificationCodeReused))),
+        },
+        // Push.
+        Row {
+            name: "push approved",
+            from: second_factor(),
+            event: Event::PushSettled(PushSettlement::Approved {
+                device_name: "Pixel".into(),
+            }),
+            next: Some("complete"),
+            does: Finish(Destination::App, &["pwd", "swk", "mfa"], false),
+            log: &[("push", Success, None)],
+            summary: None,
+        },
+        Row {
+            name: "push approved, then blocked by a report",
+            from: second_factor(),
+            event: Event::PushSettled(PushSettlement::Blocked),
+            next: None,
+            does: OfferCode,
+            log: &[],
+            summary: None,
+        },
+        Row {
+            name: "push approved by a device removed since",
+            from: second_factor(),
+            event: Event::PushSettled(PushSettlement::ApproverRemoved),
+            next: None,
+            does: OfferCode,
+            log: &[],
+            summary: None,
+        },
+        // Temporary access passes.
+        Row {
+            name: "access pass at the first step",
+            from: FlowState::Password,
+            event: Event::AccessPassChecked(Ok(pass(true))),
+            next: Some("complete"),
+            does: Finish(Destination::SecurityInfo, &["tap", "mfa"], false),
+            log: &[("access_pass", Success, None)],
+            summary: None,
+        },
+        Row {
+            name: "access pass at the second step",
+            from: second_factor(),
+            event: Event::AccessPassChecked(Ok(pass(false))),
+            next: Some("complete"),
+            does: Finish(Destination::SecurityInfo, &["tap", "mfa"], false),
+            log: &[("access_pass", Success, None)],
+            summary: None,
+        },
+        Row {
+            name: "access pass at the registration interrupt",
+            from: register(),
+            event: Event::AccessPassChecked(Ok(pass(true))),
+            next: Some("complete"),
+            does: Finish(Destination::SecurityInfo, &["tap", "mfa"], false),
+            log: &[("access_pass", Success, None)],
+            summary: None,
+        },
+        Row {
+            name: "wrong access pass",
+            from: FlowState::Password,
+            event: Event::AccessPassChecked(Err(Refused::Checked {
+                why: Refusal::Wrong,
+                recorded: COUNTED,
+            })),
+            next: None,
+            does: Retry(ErrorCode::WrongAccessPass),
+            log: &[("access_pass", fail, Some(StepReason::AccessPassWrong))],
+            summary: Some((Failure, Some(ErrorCode::WrongAccessPass))),
+        },
+        Row {
+            name: "expired access pass",
+            from: FlowState::Password,
+            event: Event::AccessPassChecked(Err(Refused::Checked {
+                why: Refusal::Expired { at: NOW },
+                recorded: COUNTED,
+            })),
+            next: None,
+            does: Retry(ErrorCode::AccessPassExpired),
+            log: &[("access_pass", fail, Some(StepReason::AccessPassExpired))],
+            summary: Some((Failure, Some(ErrorCode::AccessPassExpired))),
+        },
+        Row {
+            name: "used access pass",
+            from: second_factor(),
+            event: Event::AccessPassChecked(Err(Refused::Checked {
+                why: Refusal::Used { at: None },
+                recorded: COUNTED,
+            })),
+            next: None,
+            does: Retry(ErrorCode::AccessPassUsed),
+            log: &[("access_pass", fail, Some(StepReason::AccessPassUsed))],
+            summary: Some((Failure, Some(ErrorCode::AccessPassUsed))),
+        },
+        Row {
+            name: "access pass for an unknown user",
+            from: FlowState::Password,
+            event: Event::AccessPassChecked(Err(Refused::UnknownUser)),
+            next: None,
+            does: Retry(ErrorCode::WrongAccessPass),
+            log: &[("access_pass", fail, Some(StepReason::UnknownUser))],
+            summary: Some((Failure, Some(ErrorCode::WrongAccessPass))),
+        },
+        Row {
+            name: "access passes locked",
+            from: FlowState::Password,
+            event: Event::AccessPassChecked(Err(Refused::Locked { until: NOW })),
+            next: None,
+            does: Retry(ErrorCode::AccountLocked),
+            log: &[("access_pass", fail, Some(StepReason::AccountLocked))],
+            summary: Some((Failure, Some(ErrorCode::AccountLocked))),
+        },
+        Row {
+            name: "access pass of a disabled account",
+            from: FlowState::Password,
+            event: Event::AccessPassChecked(Err(Refused::Disabled)),
+            next: None,
+            does: Retry(ErrorCode::AccountDisabled),
+            log: &[("access_pass", fail, Some(StepReason::AccountDisabled))],
+            summary: Some((Failure, Some(ErrorCode::AccountDisabled))),
+        },
+        // The registration interrupt.
+        Row {
+            name: "app registered at the interrupt",
+            from: register(),
+            event: Event::Registered(Registration::Added {
+                kind: MethodKind::Totp,
+                name: "Phone".into(),
+            }),
+            next: Some("complete"),
+            does: Finish(Destination::App, &["pwd", "otp", "mfa"], false),
+            log: &[("register_totp", Success, None)],
+            summary: None,
+        },
+        Row {
+            name: "wrong code for the new app",
+            from: register(),
+            event: Event::Registered(Registration::WrongCode { clock_off_by: None }),
+            next: None,
+            does: Retry(ErrorCode::WrongVerificationCode),
+            log: &[("register_totp", fail, None)],
+            summary: Some((Interrupted, Some(ErrorCode::MfaRegistrationRequired))),
+        },
+        Row {
+            name: "the setup page expired",
+            from: register(),
+            event: Event::Registered(Registration::Stale),
+            next: None,
+            does: Retry(ErrorCode::FlowExpired),
+            log: &[("register_totp", fail, None)],
+            summary: Some((Interrupted, Some(ErrorCode::MfaRegistrationRequired))),
+        },
+        Row {
+            name: "a method registered elsewhere meanwhile: ask for it",
+            from: register(),
+            event: Event::MethodAppeared,
+            next: Some("second_factor"),
+            does: Show,
+            log: &[],
+            summary: None,
+        },
+        // On from Security info.
+        Row {
+            name: "continued from Security info",
+            from: complete(true),
+            event: Event::Continued {
+                auth: session_auth("u"),
+            },
+            next: Some("complete"),
+            does: IssueCode,
+            log: &[("authorize", Success, None)],
+            summary: None,
+        },
+        Row {
+            name: "continued with another user's session",
+            from: complete(true),
+            event: Event::Continued {
+                auth: session_auth("someone-else"),
+            },
+            next: None,
+            does: Show,
+            log: &[],
+            summary: None,
+        },
+        Row {
+            name: "continued twice",
+            from: complete(false),
+            event: Event::Continued {
+                auth: session_auth("u"),
+            },
+            next: None,
+            does: Show,
+            log: &[],
+            summary: None,
+        },
+        // Events from a stale page or another tab change nothing.
+        Row {
+            name: "a code posted to a flow still at the password",
+            from: FlowState::Password,
+            event: code(accepted(MethodKind::Totp), None),
+            next: None,
+            does: Show,
+            log: &[],
+            summary: None,
+        },
+        Row {
+            name: "a password posted to a finished flow",
+            from: complete(false),
+            event: password(right_password(AfterPassword::Complete), Remembered::No),
+            next: None,
+            does: Show,
+            log: &[],
+            summary: None,
+        },
+        Row {
+            name: "an access pass for a finished flow",
+            from: complete(false),
+            event: Event::AccessPassChecked(Ok(pass(true))),
+            next: None,
+            does: Show,
+            log: &[],
+            summary: None,
+        },
+        Row {
+            name: "a push settled for a flow at the registration",
+            from: register(),
+            event: Event::PushSettled(PushSettlement::Approved {
+                device_name: "Pixel".into(),
+            }),
+            next: None,
+            does: Show,
+            log: &[],
+            summary: None,
+        },
+    ]
+}
+
+fn request(client_id: &str) -> crate::oidc::authorize::AuthorizeRequest {
+    crate::oidc::authorize::AuthorizeRequest {
+        client_id: client_id.into(),
+        redirect_uri: "https://hub.example/cb".into(),
+        scope: vec!["openid".into()],
+        state: None,
+        nonce: None,
+        code_challenge: None,
+        prompt: crate::oidc::authorize::Prompt::default(),
+        max_age: None,
+        login_hint: None,
+    }
+}
+
+fn flow_in(state: FlowState) -> Flow {
+    Flow {
+        id: "f".into(),
+        correlation_id: "c".into(),
+        browser_hash: "b".into(),
+        request: request("app"),
+        client_name: "Hub".into(),
+        state,
+        csrf: "x".into(),
+        created: NOW,
+        expires: NOW + FLOW_LIFETIME,
+        version: 0,
+    }
+}
+
+fn does(then: &Then) -> Does {
+    match then {
+        Then::Retry { code, .. } => Does::Retry(*code),
+        Then::Show => Does::Show,
+        Then::OfferCode { .. } => Does::OfferCode,
+        Then::Finish {
+            auth,
+            destination,
+            remember,
+        } => {
+            let amr: Vec<&str> = auth.amr.iter().map(String::as_str).collect();
+            let known: &[&[&str]] = &[
+                &["pwd"],
+                &["pwd", "mfa"],
+                &["pwd", "otp", "mfa"],
+                &["pwd", "rec", "mfa"],
+                &["pwd", "swk", "mfa"],
+                &["tap", "mfa"],
+            ];
+            let amr = known
+                .iter()
+                .find(|k| **k == amr.as_slice())
+                .unwrap_or_else(|| panic!("unexpected amr {amr:?}"));
+            Does::Finish(*destination, amr, *remember)
+        }
+        Then::IssueCode { .. } => Does::IssueCode,
+    }
+}
+
+#[test]
+fn the_transition_table() {
+    for row in rows() {
+        let flow = flow_in(row.from.clone());
+        let t = flow.advance(row.event.clone(), NOW);
+        let name = row.name;
+        assert_eq!(
+            t.next.as_ref().map(FlowState::name),
+            row.next,
+            "{name}: next"
+        );
+        assert_eq!(does(&t.then), row.does, "{name}: then");
+        let log: Vec<_> = t
+            .log
+            .iter()
+            .map(|l| (l.method, l.result, l.reason))
+            .collect();
+        assert_eq!(log, row.log, "{name}: log");
+        for line in &t.log {
+            assert!(!line.words.is_empty(), "{name}: every line has words");
+        }
+        let summary = t
+            .summary
+            .as_ref()
+            .map(|s| (s.result, s.error.as_ref().map(|e| e.0)));
+        assert_eq!(summary, row.summary, "{name}: summary");
+        // A finish completes the flow with the same user, amr and time it hands the edge.
+        if let Then::Finish {
+            auth, destination, ..
+        } = &t.then
+        {
+            assert_eq!(
+                t.next,
+                Some(FlowState::Complete {
+                    user_id: auth.user_id.clone(),
+                    amr: auth.amr.clone(),
+                    auth_time_ms: to_millis(auth.auth_time),
+                    continue_pending: *destination == Destination::SecurityInfo,
+                }),
+                "{name}: the finished state"
+            );
+        }
+        // A refusal changes nothing but the log.
+        if matches!(t.then, Then::Retry { .. }) {
+            assert_eq!(t.next, None, "{name}: a retry stays");
+        }
+    }
+}
+
+#[test]
+fn what_the_user_is_shown_of_a_lock() {
+    let flow = flow_in(FlowState::Password);
+    let t = flow.advance(
+        password(PasswordOutcome::Locked { until: NOW }, Remembered::No),
+        NOW,
+    );
+    let Then::Retry { detail, .. } = t.then else {
+        panic!("a lock is a retry");
+    };
+    assert_eq!(
+        detail.as_deref(),
+        Some("Try again after 1970-01-01T00:00:00Z.")
+    );
+    // The words for the helpdesk say the password was not checked; the user sees none of them.
+    assert!(t.log[0].words.contains("not checked"));
+
+    // A wrong password says nothing but the code: not which part was wrong, nor the count.
+    let t = flow.advance(password(PasswordOutcome::UnknownUser, Remembered::No), NOW);
+    assert_eq!(
+        t.then,
+        Then::Retry {
+            code: ErrorCode::InvalidCredentials,
+            detail: None
+        }
+    );
+}
+
+#[test]
+fn the_words_of_a_code_step() {
+    let flow = flow_in(second_factor());
+    let t = flow.advance(
+        code(
+            SecondFactorOutcome::Accepted {
+                kind: MethodKind::Totp,
+                drift: -1,
+                remaining: 0,
+            },
+            None,
+        ),
+        NOW,
+    );
+    assert!(t.log[0].words.contains("off by -1"), "{:?}", t.log[0]);
+    let t = flow.advance(
+        code(refused(CodeRefusal::ClockOff { off_by: 2 }, COUNTED), None),
+        NOW,
+    );
+    let words = &t.log[0].words;
+    assert!(words.contains("off by 2 steps") && words.contains("check the device clock"));
+    assert!(words.contains("3 more wrong code(s)"), "{words}");
+    let t = flow.advance(code(accepted(MethodKind::RecoveryCodes), None), NOW);
+    assert!(t.log[0].words.contains("7 left"));
+}
+
+#[test]
+fn completion_lines() {
+    let flow = flow_in(FlowState::Password);
+    let line = flow.completion_line(Destination::App);
+    assert_eq!(line.words, "authorization code issued to 'Hub'");
+    assert!(flow.issues_code(Destination::App));
+    assert!(!flow.issues_code(Destination::SecurityInfo));
+    let mut account = flow_in(FlowState::Password);
+    account.request.client_id = ACCOUNT_CLIENT_ID.into();
+    assert_eq!(account.completion_line(Destination::App).method, "account");
+    assert!(!account.issues_code(Destination::App));
+}
+
+fn method(id: &str, secret: MethodSecret, is_default: bool, minute: i64) -> Method {
+    Method {
+        id: id.into(),
+        user_id: "u".into(),
+        name: id.into(),
+        is_default,
+        created: NOW + time::Duration::minutes(minute),
+        last_used: None,
+        secret,
+        version: 0,
+    }
+}
+
+fn push_device() -> MethodSecret {
+    MethodSecret::Push {
+        public_key: String::new(),
+        key_algorithm: Default::default(),
+        app_version: String::new(),
+    }
+}
+
+#[test]
+fn which_method_is_asked_for() {
+    let totp = MethodSecret::Totp {
+        sealed_seed: String::new(),
+        params: Default::default(),
+        state: Default::default(),
+        paired_device: None,
+    };
+    let methods = vec![
+        method("app", totp, false, 1),
+        method("phone", push_device(), true, 2),
+    ];
+    let calm = PushStanding::default();
+    let tired = PushStanding {
+        blocked: false,
+        unanswered: 2,
+    };
+    let blocked = PushStanding {
+        blocked: true,
+        unanswered: 0,
+    };
+    let id = |a: Ask| match a {
+        Ask::Push(m) => format!("push:{}", m.id),
+        Ask::Code { method, notice } => format!("code:{}:{}", method.id, notice.is_some()),
+        Ask::Stranded => "stranded".into(),
+    };
+    assert_eq!(id(ask(&methods, None, calm)), "push:phone", "the default");
+    assert_eq!(
+        id(ask(&methods, Some("app"), calm)),
+        "code:app:false",
+        "picked"
+    );
+    assert_eq!(
+        id(ask(&methods, None, tired)),
+        "code:app:true",
+        "fatigue: a code first, saying why"
+    );
+    assert_eq!(
+        id(ask(&methods, Some("phone"), tired)),
+        "push:phone",
+        "a push the user picked is sent even after a streak"
+    );
+    assert_eq!(id(ask(&methods, None, blocked)), "code:app:true");
+    assert_eq!(
+        id(ask(&methods, Some("gone"), calm)),
+        "push:phone",
+        "a method that is no longer theirs falls back to the default"
+    );
+    assert_eq!(id(instead_of_push(&methods, "why")), "code:app:true");
+    let only_push = vec![method("phone", push_device(), true, 2)];
+    assert_eq!(
+        id(ask(&only_push, None, tired)),
+        "push:phone",
+        "no code to fall back on: push it is"
+    );
+    assert_eq!(id(instead_of_push(&only_push, "why")), "stranded");
+    assert_eq!(id(ask(&[], None, calm)), "stranded");
+}
+
+#[test]
+fn how_a_request_begins() {
+    use crate::oidc::authorize::{AuthorizeRequest, Prompt};
+    use crate::session::SsoSession;
+    let session = |amr: &[&str]| SsoSession {
+        id_hash: "h".into(),
+        user_id: "u".into(),
+        auth_time: NOW,
+        amr: amr.iter().map(|s| s.to_string()).collect(),
+        created: NOW,
+        expires: NOW + time::Duration::hours(8),
+    };
+    let later = NOW + time::Duration::minutes(10);
+    let plain = request("app");
+    let strong = session(&["pwd", "otp", "mfa"]);
+    let remembered = session(&["pwd", "mfa"]);
+    let weak = session(&["pwd"]);
+    let kind = |b: Begin| match b {
+        Begin::Reuse { .. } => "reuse",
+        Begin::LoginRequired { .. } => "login_required",
+        Begin::SignIn => "sign_in",
+    };
+    assert_eq!(kind(begin(&plain, Some(&strong), true, later)), "reuse");
+    assert_eq!(kind(begin(&plain, Some(&weak), false, later)), "reuse");
+    assert_eq!(
+        kind(begin(&plain, Some(&weak), true, later)),
+        "sign_in",
+        "a session from before a second factor was due signs in again"
+    );
+    assert_eq!(kind(begin(&plain, None, false, later)), "sign_in");
+    let login = AuthorizeRequest {
+        prompt: Prompt::Login,
+        ..plain.clone()
+    };
+    assert_eq!(kind(begin(&login, Some(&strong), true, later)), "sign_in");
+    let none = AuthorizeRequest {
+        prompt: Prompt::None,
+        ..plain.clone()
+    };
+    assert_eq!(kind(begin(&none, None, false, later)), "login_required");
+    assert_eq!(kind(begin(&none, Some(&strong), true, later)), "reuse");
+    let bounded = AuthorizeRequest {
+        max_age: Some(60),
+        ..plain.clone()
+    };
+    assert_eq!(
+        kind(begin(&bounded, Some(&strong), true, later)),
+        "sign_in",
+        "past max_age"
+    );
+    let fresh = AuthorizeRequest {
+        max_age: Some(3600),
+        ..plain.clone()
+    };
+    assert_eq!(kind(begin(&fresh, Some(&strong), true, later)), "reuse");
+    assert_eq!(
+        kind(begin(&fresh, Some(&remembered), true, later)),
+        "sign_in",
+        "a bounded age wants a factor proved, not a remembered browser"
+    );
+    let bounded_none = AuthorizeRequest {
+        max_age: Some(60),
+        prompt: Prompt::None,
+        ..plain
+    };
+    let Begin::LoginRequired { reason } = begin(&bounded_none, Some(&strong), true, later) else {
+        panic!("prompt=none past max_age");
+    };
+    assert!(reason.contains("older than max_age"));
+}
