@@ -104,6 +104,8 @@ async fn the_same_guess_on_two_apps_counts_twice(backend: Backend) {
         .map(|m| m.id)
         .collect();
     let browser = Browser::new(&server);
+    // Every guess below must fall in one time step: "the same guess" is the same in a step.
+    server.start_of_step();
     let (mut body, _) = prompt_for(&server, &browser, &client, "bea", &[]).await;
     let right: u32 = app.code(&server, Duration::ZERO).parse().unwrap();
     let guess = format!("{:06}", (right + 7919) % 1_000_000);

@@ -115,6 +115,15 @@ impl TestServer {
         self.clock.advance(by);
     }
 
+    /// Moves the clock to the start of the next 30-second TOTP step. The test clock runs with
+    /// real time (plus what tests add), so a test whose codes must all fall in one step starts
+    /// here: a step boundary crossed mid-test on a loaded machine would change every code.
+    pub fn start_of_step(&self) {
+        let into_ms = postern_core::clock::to_millis(self.clock.now()).rem_euclid(30_000);
+        self.clock
+            .advance(time::Duration::milliseconds(30_000 - into_ms));
+    }
+
     /// A user with [`PASSWORD`], written straight into the store (no audit entry: the tests'
     /// fixture, not an administrator's act), on the server's clock.
     pub async fn create_user(&self, username: &str) -> User {
