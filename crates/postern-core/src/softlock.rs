@@ -1,4 +1,5 @@
-//! Smart lockout for guessable secrets (passwords now; second-factor codes later).
+//! Smart lockout for guessable secrets: passwords, second-factor codes and temporary access passes,
+//! each kind with a counter of its own (so locking one never locks the door the helpdesk opens).
 //!
 //! After `threshold` failures the account is locked for `base_lock`, doubling with each further
 //! lockout up to `max_lock`. The same wrong password repeated does not count twice: a keyed

@@ -420,7 +420,7 @@ impl ErrorCode {
                 "invalid_grant",
                 "Your username or temporary access pass is incorrect",
                 "Check the username and the pass the helpdesk gave you (dashes and capitals do not matter) and try again. After too many attempts the account is locked for a while.",
-                "The username is unknown, the user has no pass, or the pass typed is not theirs; Postern does not say which, by design. Each attempt counts towards the password lockout. Issue a new pass if the user lost theirs.",
+                "The username is unknown, the user has no pass, or the pass typed is not theirs; Postern does not say which, by design. Each attempt counts towards the lockout of temporary access passes (their own, separate from the password's). Issue a new pass if the user lost theirs.",
             ),
             AccessPassExpired => (
                 990011,

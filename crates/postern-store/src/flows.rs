@@ -1,7 +1,10 @@
 //! Sign-in flows in progress.
 //!
 //! A flow is stored whole as JSON (`data`), with its id, correlation id and expiry beside it as
-//! columns for lookups and purging. Only the domain interprets its contents.
+//! columns for lookups and purging, and a `version` bumped on every move. Only the domain
+//! interprets its contents; it changes in one way, [`Store::move_flow`] (or inside the
+//! transaction that completes a sign-in), over the version read — the rule of methods and push
+//! challenges.
 
 use crate::rows::{conflict_as, get_i64, get_json, json, ms};
 use crate::{AnyQuery, Result, Store};

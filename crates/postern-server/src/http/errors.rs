@@ -119,26 +119,66 @@ pub fn oauth_json(code: ErrorCode, detail: &str, ctx: &ErrorContext) -> Response
     res
 }
 
-/// Postern's error page. `detail` is shown to the user: pass only what is safe to show.
+/// Postern's error page, ready to send: the one type by which a page refuses a request. It
+/// carries the code, the detail safe to show and the ids the helpdesk needs.
+#[derive(Debug)]
+pub struct PageError {
+    org: String,
+    status: StatusCode,
+    view: ErrorView,
+    correlation_id: Option<String>,
+}
+
+impl PageError {
+    /// `detail` is shown to the user: pass only what is safe to show.
+    pub fn new(
+        state: &AppState,
+        code: ErrorCode,
+        detail: Option<String>,
+        ctx: &ErrorContext,
+    ) -> Self {
+        PageError {
+            org: state.config.organisation.clone(),
+            status: status(code),
+            view: ctx.view(code, detail),
+            correlation_id: ctx.correlation_id.clone(),
+        }
+    }
+
+    /// A failure of ours (the store, a bug): logged with the request id, shown as 50000.
+    pub fn internal(state: &AppState, err: &dyn std::fmt::Display, ctx: &ErrorContext) -> Self {
+        tracing::error!(request_id = %ctx.request_id, error = %err, "internal error");
+        PageError::new(state, ErrorCode::ServerError, None, ctx)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let mut res = pages::render(&pages::ErrorPage {
+            org: self.org,
+            e: self.view,
+        });
+        *res.status_mut() = self.status;
+        if let Some(correlation_id) = self.correlation_id {
+            res.extensions_mut().insert(ShownInSignIn(correlation_id));
+        }
+        res
+    }
+}
+
+/// Postern's error page as a response (see [`PageError`]).
 pub fn page(
     state: &AppState,
     code: ErrorCode,
     detail: Option<String>,
     ctx: &ErrorContext,
 ) -> Response {
-    let view = ctx.view(code, detail);
-    let mut res = pages::render(&pages::ErrorPage {
-        org: state.config.organisation.clone(),
-        e: view,
-    });
-    *res.status_mut() = status(code);
-    ctx.shown(res)
+    PageError::new(state, code, detail, ctx).into_response()
 }
 
-/// A failure of ours (the store, a bug): logged with the request id, shown as 50000.
+/// A failure of ours as a response (see [`PageError::internal`]).
 pub fn internal(state: &AppState, err: &dyn std::fmt::Display, ctx: &ErrorContext) -> Response {
-    tracing::error!(request_id = %ctx.request_id, error = %err, "internal error");
-    page(state, ErrorCode::ServerError, None, ctx)
+    PageError::internal(state, err, ctx).into_response()
 }
 
 /// Same as [`internal`] for JSON endpoints.

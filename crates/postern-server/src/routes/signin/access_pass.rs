@@ -8,18 +8,16 @@
 //! logs) live in `postern_core::credential::access_pass`, and what an accepted or refused pass
 //! leads to in `Flow::advance`; this file only reads and spends stored passes. The pass itself never reaches a log, a step or a page.
 
+use super::Answer;
 use super::carry::{Carried, Who, carry, flow_page};
-use super::{Answer, open_flow, open_form, unexpected_field};
+use super::open::{FlowForm, OpenFlow, unexpected_field};
 use crate::http::errors::{self, ErrorContext};
-use crate::http::{ClientInfo, RequestId};
 use crate::lockout::{self, Kind};
 use crate::pages::{self, ErrorView};
 use crate::signin;
 use crate::state::AppState;
 use askama::Template;
-use axum::Extension;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use postern_core::ErrorCode;
@@ -66,18 +64,8 @@ fn form_page(state: &AppState, flow: &Flow, username: &str, error: Option<ErrorV
 }
 
 /// `GET /signin/{flow}/access-pass`: the form, while the flow waits for the first step.
-pub async fn show(
-    State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    Extension(info): Extension<ClientInfo>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let mut ctx = ErrorContext::new(&state, &rid);
-    let flow = match open_flow(&state, &id, &headers, false, &rid, &info, &mut ctx).await {
-        Ok(flow) => flow,
-        Err(response) => return *response,
-    };
+pub async fn show(State(state): State<AppState>, opened: OpenFlow) -> Response {
+    let OpenFlow { flow, ctx, .. } = opened;
     let username = match flow_user(&state, &flow).await {
         Ok(Some(Some(name))) => name,
         Ok(Some(None)) => flow.request.login_hint.clone().unwrap_or_default(),
@@ -105,20 +93,14 @@ async fn flow_user(state: &AppState, flow: &Flow) -> Result<Option<Option<String
 }
 
 /// `POST /signin/{flow}/access-pass`: username and pass.
-pub async fn submit(
-    State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    Extension(info): Extension<ClientInfo>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let mut ctx = ErrorContext::new(&state, &rid);
-    let (flow, params) = match open_form(&state, &id, &headers, &body, &rid, &info, &mut ctx).await
-    {
-        Ok(opened) => opened,
-        Err(response) => return *response,
-    };
+pub async fn submit(State(state): State<AppState>, form: FlowForm) -> Response {
+    let FlowForm {
+        flow,
+        params,
+        ctx,
+        headers,
+        ..
+    } = form;
     let fixed = match flow_user(&state, &flow).await {
         Ok(Some(fixed)) => fixed,
         Ok(None) => return signin::redirect(&format!("/signin/{}", flow.id)),
@@ -184,7 +166,7 @@ async fn sign_in(
 
 /// Checks a known user's pass; the pass as it stood before this sign-in used it, if accepted.
 ///
-/// The attempt is counted in the password lockout before the pass is looked at, so parallel
+/// The attempt is counted in the passes' own lockout before the pass is looked at, so parallel
 /// guesses get no more tries than the threshold; a pass proven right resets the counter.
 async fn check_pass(
     state: &AppState,

@@ -2,15 +2,14 @@
 //! moves on the moment the app answers), sending another request, and the 500121 page that says
 //! what happened and opens every other door without retyping the password.
 
+use super::Answer;
 use super::carry::{Carried, Who, carry, flow_page};
-use super::{Answer, open_flow};
+use super::open::FlowForm;
 use crate::http::errors::{self, ErrorContext};
-use crate::http::{ClientInfo, RequestId, csrf};
 use crate::pages::{self, PushFailedPage, PushWaitPage};
 use crate::push;
 use crate::signin;
 use crate::state::AppState;
-use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -205,33 +204,8 @@ async fn failed_page(
 }
 
 /// `POST /signin/{flow}/push`: "Send another request".
-pub async fn retry(
-    State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    Extension(info): Extension<ClientInfo>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    let mut ctx = ErrorContext::new(&state, &rid);
-    if !state.signin_limiter.allow(info.ip) {
-        crate::metrics::Metrics::inc(&state.metrics.rate_limited);
-        return errors::page(&state, ErrorCode::RateLimited, None, &ctx);
-    }
-    if !csrf::same_origin(&state, &headers) {
-        return errors::page(&state, ErrorCode::CsrfRejected, None, &ctx);
-    }
-    let params = match crate::http::forms::form(&headers, &body) {
-        Ok(p) => p,
-        Err((code, detail)) => return errors::page(&state, code, Some(detail), &ctx),
-    };
-    let flow = match open_flow(&state, &id, &headers, false, &rid, &info, &mut ctx).await {
-        Ok(flow) => flow,
-        Err(response) => return *response,
-    };
-    if !csrf::token_matches(&flow.csrf, params.get("csrf")) {
-        return errors::page(&state, ErrorCode::CsrfRejected, None, &ctx);
-    }
+pub async fn retry(State(state): State<AppState>, form: FlowForm) -> Response {
+    let FlowForm { flow, ctx, .. } = form;
     let FlowState::SecondFactor { user_id, .. } = &flow.state else {
         return signin::redirect(&format!("/signin/{}", flow.id));
     };

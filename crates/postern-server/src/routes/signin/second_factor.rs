@@ -2,11 +2,12 @@
 //! (every registered method, without retyping the password), checking a code, and the way on to
 //! the application after a recovery code sent the user to Security info first.
 
+use super::Answer;
 use super::carry::{Carried, Who, carry, flow_page};
+use super::open::{OpenFlow, gone};
 use super::ways::{choices, username_of};
-use super::{Answer, gone, open_flow};
+use crate::http::RequestId;
 use crate::http::errors::{self, ErrorContext};
-use crate::http::{ClientInfo, RequestId};
 use crate::methods;
 use crate::pages::{self, OtherWaysPage, SecondFactorPage};
 use crate::push;
@@ -102,18 +103,8 @@ pub(super) async fn prompt(
 }
 
 /// `GET /signin/{flow}/other`: every way this user can finish signing in.
-pub async fn other_ways(
-    State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    Extension(info): Extension<ClientInfo>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let mut ctx = ErrorContext::new(&state, &rid);
-    let flow = match open_flow(&state, &id, &headers, false, &rid, &info, &mut ctx).await {
-        Ok(flow) => flow,
-        Err(response) => return *response,
-    };
+pub async fn other_ways(State(state): State<AppState>, opened: OpenFlow) -> Response {
+    let OpenFlow { flow, ctx, .. } = opened;
     let FlowState::SecondFactor { user_id, .. } = &flow.state else {
         // Nothing to choose yet (or any more): the flow's own page says what is due.
         return signin::redirect(&format!("/signin/{}", flow.id));
