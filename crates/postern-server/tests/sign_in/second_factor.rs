@@ -3,11 +3,8 @@
 //! The clock moves instead of sleeping; codes come from an independent TOTP implementation fed the
 //! `otpauth://` URI the page shows. (Registration, remembered devices and Security info are in
 //! `security_info.rs`.)
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use postern_core::client::ClientKind;
 use postern_core::oidc::jws::SigningAlg;
 use postern_core::signin_log::SignInResult;
@@ -287,7 +284,7 @@ async fn recovery_codes_sign_in_once_and_lead_to_security_info(backend: Backend)
     server.stop().await;
 }
 
-on_both_backends!(
+crate::on_both_backends!(
     totp_sign_in_with_an_independent_app,
     replays_and_clock_drift,
     wrong_codes_lock_the_second_step_only,

@@ -5,12 +5,9 @@
 //! the waiting page says; 404/410 removes the subscription; a hanging push service delays
 //! nothing; bad subscriptions get a clear 400 and change nothing; removing the device removes
 //! its subscriptions.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::push_service::{Mode, PushService, decrypt_with, verify_vapid};
-use common::*;
+use crate::common::push_service::{Mode, PushService, decrypt_with, verify_vapid};
+use crate::common::*;
 use postern_core::client::{Client, ClientKind};
 use postern_core::clock::Clock;
 use postern_core::oidc::jws::SigningAlg;
@@ -465,7 +462,7 @@ async fn common_device(server: &TestServer, name: &str) -> (Browser, TestDevice,
     (browser, device, codes)
 }
 
-on_both_backends!(
+crate::on_both_backends!(
     a_push_request_sends_one_encrypted_notification,
     a_dead_subscription_is_removed,
     a_hanging_push_service_delays_nothing,

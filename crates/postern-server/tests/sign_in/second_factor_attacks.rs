@@ -3,11 +3,8 @@
 //! before the user registered a factor, a registration page parked by someone with only the
 //! password, codes minted from a finished sign-in, a planted remember-device cookie, and recovery
 //! codes regenerated in parallel.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use postern_core::client::ClientKind;
 use postern_core::credential::method::{Method, MethodKind};
 use postern_core::oidc::jws::SigningAlg;
@@ -326,7 +323,7 @@ async fn recovery_codes_made_at_once_leave_one_set(backend: Backend) {
     server.stop().await;
 }
 
-on_both_backends!(
+crate::on_both_backends!(
     an_enrollment_posted_twice_adds_one_app,
     the_same_guess_on_two_apps_counts_twice,
     a_password_only_session_loses_its_power_once_a_factor_exists,

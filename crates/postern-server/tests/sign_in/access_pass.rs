@@ -2,11 +2,8 @@
 //! gets in, lands on Security info to add one and goes on to the application; one-time, multi-use
 //! and expired passes; wrong passes count towards the password lockout; unknown users, disabled
 //! accounts, cross-site posts and the sign-in log.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::{
+use crate::common::{
     Backend, Browser, Landing, PASSWORD, SignInForm, TestServer, authorize_url, last_signin, links,
     query_param, shown_code, signed_in_claims, steps_text,
 };
@@ -442,7 +439,7 @@ async fn the_second_step_offers_the_pass(backend: Backend) {
         .sign_in(&server.url("/account/signin"), "kim", PASSWORD)
         .await;
     setup.add_push_device(&server, "Lost phone").await;
-    server.advance(common::STEP);
+    server.advance(crate::common::STEP);
     server.create_user("lee").await;
     let lees = issue_pass(&server, "lee", false, DEFAULT_LIFETIME).await;
     let kims = issue_pass(&server, "kim", true, DEFAULT_LIFETIME).await;
@@ -480,7 +477,7 @@ async fn the_second_step_offers_the_pass(backend: Backend) {
     server.stop().await;
 }
 
-on_both_backends!(
+crate::on_both_backends!(
     the_second_step_offers_the_pass,
     one_time_pass_signs_in_to_security_info,
     multi_use_and_expired_passes,

@@ -4,11 +4,8 @@
 //! every change is in the audit log with the sign-in it fixed. Readers see no buttons and their
 //! forged posts change nothing; accounts without a role, sessions without a proven second factor
 //! and cross-site posts are refused.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use postern_core::admin::Role;
 use postern_core::client::{Client, ClientKind};
 use postern_core::clock::Clock;
@@ -723,7 +720,7 @@ async fn a_lost_phone_is_fixed_from_the_diagnosis(backend: Backend) {
     server.stop().await;
 }
 
-on_both_backends!(
+crate::on_both_backends!(
     paste_an_id_see_the_cause_and_unlock,
     access_pass_is_shown_once_and_lets_the_student_in,
     require_reregistration_asks_first,

@@ -1,10 +1,7 @@
 //! Password sign-in through the real pages: errors that explain themselves, smart lockout,
 //! disabled accounts, stale browser state, anti-forgery, cookies and the sign-in log.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::{
+use crate::common::{
     Backend, Browser, Landing, SignInForm, TestServer, authorize_url, hidden, query_param,
 };
 use postern_core::client::ClientKind;
@@ -141,7 +138,7 @@ async fn smart_lockout(backend: Backend) {
         "the 10th distinct failure locks"
     );
     page = browser
-        .submit_password(page.body(), "lee", common::PASSWORD)
+        .submit_password(page.body(), "lee", crate::common::PASSWORD)
         .await;
     assert_eq!(
         error_code(page.body()).as_deref(),
@@ -161,7 +158,7 @@ async fn smart_lockout(backend: Backend) {
 
     server.advance(Duration::seconds(61));
     let landing = browser
-        .submit_password(page.body(), "lee", common::PASSWORD)
+        .submit_password(page.body(), "lee", crate::common::PASSWORD)
         .await;
     assert!(
         query_param(landing.app_url(), "code").is_some(),
@@ -209,7 +206,7 @@ async fn parallel_guesses_do_not_beat_the_lockout(backend: Backend) {
         "{wrong_answers} guesses were answered; the lock allows 9 before it"
     );
     let page = browser
-        .submit_password(page.body(), "par", common::PASSWORD)
+        .submit_password(page.body(), "par", crate::common::PASSWORD)
         .await;
     if let Landing::Page { body, .. } = &page {
         assert_eq!(error_code(body).as_deref(), Some("50053"));
@@ -261,7 +258,7 @@ async fn a_flow_completes_once(backend: Backend) {
                 server.issuer().to_owned(),
             );
             tokio::spawn(async move {
-                form.post(&http, &origin, "two", common::PASSWORD)
+                form.post(&http, &origin, "two", crate::common::PASSWORD)
                     .await
                     .status()
                     .as_u16()
@@ -297,7 +294,7 @@ async fn disabled_accounts(backend: Backend) {
         .await;
     let browser = Browser::new(&server);
     let (url, ..) = authorize_url(&server, &client, &[]);
-    let page = browser.sign_in(&url, "dan", common::PASSWORD).await;
+    let page = browser.sign_in(&url, "dan", crate::common::PASSWORD).await;
     assert_eq!(error_code(page.body()).as_deref(), Some("50057"));
     let page = browser
         .submit_password(page.body(), "dan", "wrong password")
@@ -329,7 +326,7 @@ async fn stale_browser_state_restarts(backend: Backend) {
     assert!(again.body().contains("started again"));
     // Submitting the old, expired page also restarts instead of failing.
     let restarted = browser
-        .submit_password(first_body, "tia", common::PASSWORD)
+        .submit_password(first_body, "tia", crate::common::PASSWORD)
         .await;
     assert!(restarted.page().0.contains("notice=expired"));
 
@@ -341,7 +338,7 @@ async fn stale_browser_state_restarts(backend: Backend) {
 
     // Sign in, then press back: the finished flow sends the user on, signed in.
     let done = browser
-        .submit_password(again.body(), "tia", common::PASSWORD)
+        .submit_password(again.body(), "tia", crate::common::PASSWORD)
         .await;
     assert!(query_param(done.app_url(), "code").is_some());
     let back = browser.open(&fresh_url).await;
@@ -367,13 +364,13 @@ async fn forms_refuse_cross_site_posts(backend: Backend) {
     let action = format!(
         "{}{}",
         server.issuer(),
-        common::attr(page.body(), "action").unwrap()
+        crate::common::attr(page.body(), "action").unwrap()
     );
     let csrf = hidden(page.body(), "csrf").unwrap();
     let form = [
         ("csrf", csrf.as_str()),
         ("username", "cat"),
-        ("password", common::PASSWORD),
+        ("password", crate::common::PASSWORD),
     ];
     for (name, value) in [
         ("origin", "https://evil.example"),
@@ -396,7 +393,7 @@ async fn forms_refuse_cross_site_posts(backend: Backend) {
         .form(&[
             ("csrf", "forged"),
             ("username", "cat"),
-            ("password", common::PASSWORD),
+            ("password", crate::common::PASSWORD),
         ])
         .send()
         .await
@@ -443,7 +440,7 @@ async fn sessions_are_new_on_every_sign_in(backend: Backend) {
             .form(&[
                 ("csrf", csrf.as_str()),
                 ("username", "kim"),
-                ("password", common::PASSWORD),
+                ("password", crate::common::PASSWORD),
             ])
             .send()
             .await
@@ -539,7 +536,7 @@ async fn authorize_errors_never_redirect_to_unknown_places(backend: Backend) {
     server.stop().await;
 }
 
-on_both_backends!(
+crate::on_both_backends!(
     wrong_password_and_unknown_user,
     smart_lockout,
     parallel_guesses_do_not_beat_the_lockout,

@@ -6,14 +6,11 @@
 //! sign-in after a timeout (500121), is refused once removed, and is woken by Web Push. Every
 //! screen of the phone is kept as a screenshot in `target/screenshots/`. The server's clock moves
 //! instead of sleeping; the app follows the server's clock (it learns it from every answer).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::cdp::Cdp;
-use common::push_service::PushService;
-use common::webdriver::Driver;
-use common::*;
+use crate::common::cdp::Cdp;
+use crate::common::push_service::PushService;
+use crate::common::webdriver::Driver;
+use crate::common::*;
 use postern_core::client::{Client, ClientKind};
 use postern_core::oidc::jws::SigningAlg;
 use serde_json::{Value, json};
@@ -58,7 +55,7 @@ async fn registered_phone(server: &TestServer, name: &str) -> (Driver, Driver) {
         .await;
     laptop.wait_for_text("Scan this QR code").await;
     let qr = laptop.find("//figure[contains(@class, 'qr')]").await;
-    let link = common::qr::decode_png(&laptop.element_screenshot(&qr).await).unwrap();
+    let link = crate::common::qr::decode_png(&laptop.element_screenshot(&qr).await).unwrap();
     assert!(
         link.starts_with(&server.url("/authenticator/activate?code=")),
         "{link}"

@@ -1,11 +1,8 @@
 //! A helpdesk gets people back in, but cannot take over an administrator: no temporary access
 //! pass, no method removal and no re-registration for an account holding the admin or helpdesk
 //! role (else the helpdesk could sign in as that admin and act with its role). An admin can.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use postern_core::admin::Role;
 use postern_core::clock::Clock;
 use serde_json::{Value, json};

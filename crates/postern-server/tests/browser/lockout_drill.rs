@@ -6,12 +6,9 @@
 //! Security info and registers the Authenticator on a new phone → the next sign-in is approved on
 //! the new phone, while the old phone's requests are refused. Every step is in the sign-in and
 //! audit logs. The clock moves instead of sleeping.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::webdriver::Driver;
-use common::*;
+use crate::common::webdriver::Driver;
+use crate::common::*;
 use postern_authenticator::client::Client as App;
 use postern_authenticator::listen::{ListenEvent, ListenOptions, listen};
 use postern_core::admin::Role;

@@ -1,11 +1,8 @@
 //! The real Postern Authenticator against the real server: the library activates from the link on
 //! Security info, listens, and approves with the number the browser shows; the binary (`add`,
 //! `pending --json`, `approve`, `deny --report`, `doctor`) does the same from a vault on disk.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use postern_authenticator::client::Client;
 use postern_authenticator::listen::{ListenEvent, ListenOptions, listen};
 use postern_core::client::ClientKind;
@@ -160,7 +157,7 @@ async fn an_offline_library_pulls_and_reports(backend: Backend) {
     server.stop().await;
 }
 
-on_both_backends!(
+crate::on_both_backends!(
     the_library_listens_and_approves,
     an_offline_library_pulls_and_reports
 );

@@ -5,11 +5,8 @@
 //! an expired or used temporary access pass, and a misconfigured application. The id pasted is
 //! the request id from the user's error page (or the correlation id); the cause is asserted in
 //! the words a helpdesk reads, with the one-click fixes.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use postern_core::admin::Role;
 use postern_core::client::{Client, ClientKind};
 use postern_core::oidc::jws::SigningAlg;

@@ -1,11 +1,8 @@
 //! Registering and managing second factors over HTTP, on SQLite and PostgreSQL: the forced
 //! registration interrupt (50079), "Don't ask again on this device", and the Security info page
 //! (methods, default, removal rules, warnings, recent sign-ins, signing out everywhere).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use postern_core::client::ClientKind;
 use postern_core::clock::Clock;
 use postern_core::credential::method::{MethodKind, MethodSecret};
@@ -474,7 +471,7 @@ async fn changes_need_a_second_factor_behind_the_session(backend: Backend) {
     server.stop().await;
 }
 
-on_both_backends!(
+crate::on_both_backends!(
     registration_is_forced_and_cannot_be_skipped,
     remembered_devices_skip_the_second_step_until_revoked,
     security_info_manages_methods,
