@@ -21,6 +21,15 @@ pub struct SsoSession {
 }
 
 impl SsoSession {
+    /// What the sign-in behind this session carries into tokens.
+    pub fn authentication(&self) -> crate::oidc::claims::Authentication {
+        crate::oidc::claims::Authentication {
+            user_id: self.user_id.clone(),
+            auth_time: self.auth_time,
+            amr: self.amr.clone(),
+        }
+    }
+
     pub fn is_valid(&self, now: OffsetDateTime) -> bool {
         now < self.expires
     }

@@ -10,6 +10,41 @@
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
+/// Which counter a failure counts in: one per user and kind of secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretKind {
+    Password,
+    /// Every code-like second factor (authenticator codes, recovery codes, a push answered with
+    /// a wrong number) shares one counter: switching method does not buy more guesses.
+    SecondFactor,
+    /// Temporary access passes: their own counter, so that someone who locks the password by
+    /// guessing it does not also lock out the helpdesk's rescue.
+    AccessPass,
+}
+
+impl SecretKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecretKind::Password => "password",
+            SecretKind::SecondFactor => "second_factor",
+            SecretKind::AccessPass => "access_pass",
+        }
+    }
+
+    /// The settings the kind locks by: passes as strictly as passwords (`lockout.*`), codes by
+    /// their own (`second_factor_lockout.*`).
+    pub fn policy<'a>(
+        self,
+        password: &'a LockoutPolicy,
+        second_factor: &'a LockoutPolicy,
+    ) -> &'a LockoutPolicy {
+        match self {
+            SecretKind::Password | SecretKind::AccessPass => password,
+            SecretKind::SecondFactor => second_factor,
+        }
+    }
+}
+
 /// Lockout settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LockoutPolicy {

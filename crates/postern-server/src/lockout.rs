@@ -10,33 +10,11 @@ use postern_core::secret::hmac_sha256;
 use postern_core::softlock::{FailureRecorded, LockoutPolicy, LockoutState};
 use postern_store::StoreError;
 
-/// Which counter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Password,
-    /// Every code-like second factor (authenticator codes, recovery codes) shares one counter:
-    /// switching method does not buy more guesses.
-    SecondFactor,
-    /// Temporary access passes: their own counter, so that someone who locks the password by
-    /// guessing it does not also lock out the helpdesk's rescue.
-    AccessPass,
-}
+pub use postern_core::softlock::SecretKind as Kind;
 
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Password => "password",
-            Kind::SecondFactor => "second_factor",
-            Kind::AccessPass => "access_pass",
-        }
-    }
-
-    pub fn policy(self, state: &AppState) -> &LockoutPolicy {
-        match self {
-            Kind::Password | Kind::AccessPass => &state.lockout,
-            Kind::SecondFactor => &state.second_factor_lockout,
-        }
-    }
+/// The lockout settings of a kind of secret.
+fn policy(kind: Kind, state: &AppState) -> &LockoutPolicy {
+    kind.policy(&state.lockout, &state.second_factor_lockout)
 }
 
 /// How often a contended counter is re-read before giving up with a conflict.
@@ -62,7 +40,7 @@ pub async fn record_failure(
     mut version: i64,
 ) -> Result<FailureRecorded, StoreError> {
     for _ in 0..ATTEMPTS {
-        let recorded = lock.record_failure(kind.policy(state), fingerprint, state.clock.now());
+        let recorded = lock.record_failure(policy(kind, state), fingerprint, state.clock.now());
         if recorded == FailureRecorded::Repeated
             || state
                 .store
@@ -93,7 +71,7 @@ pub async fn count_attempt(
         if let Some(until) = lock.locked_until(now) {
             return Ok(Err(until));
         }
-        let recorded = lock.record_failure(kind.policy(state), fingerprint, now);
+        let recorded = lock.record_failure(policy(kind, state), fingerprint, now);
         if recorded == FailureRecorded::Repeated
             || state
                 .store

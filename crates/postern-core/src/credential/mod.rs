@@ -1,9 +1,10 @@
-//! Credentials a user proves who they are with. Each method has its own module: the password,
-//! TOTP codes and recovery codes today; push, passkeys and temporary access passes join here as
-//! their own files. `method` is the list of a user's second factors (default, removal rules), and
-//! the sign-in flow (`crate::flow`) calls each by type.
+//! Credentials a user proves who they are with, one module each: the password, TOTP codes,
+//! recovery codes, push approvals and temporary access passes (passkeys will join as their own).
+//! `method` is the list of a user's second factors (default, removal rules), `code` matches a
+//! typed code against one of them, and the sign-in flow (`crate::flow`) reads their outcomes.
 
 pub mod access_pass;
+pub mod code;
 pub mod method;
 pub mod password;
 pub mod push;

@@ -17,6 +17,7 @@ pub mod choice;
 pub mod start;
 mod words;
 
+pub use crate::credential::code::CodeRefusal;
 pub use advance::{Event, LogLine, PushSettlement, Registration, Summary, Then, Transition};
 pub use words::amr_with;
 
@@ -151,17 +152,6 @@ impl PasswordOutcome {
             PasswordOutcome::Disabled => Some(StepReason::AccountDisabled),
         }
     }
-}
-
-/// Why a second-factor code was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CodeRefusal {
-    /// Not a code of this method.
-    Wrong,
-    /// Right, but its time step (or the recovery code) was already used.
-    Replay,
-    /// Right for a time `off_by` steps away: the device clock is off. Shown as a wrong code.
-    ClockOff { off_by: i64 },
 }
 
 /// What checking a second factor found.

@@ -51,11 +51,7 @@ pub fn begin(
             iso8601(session.auth_time)
         );
         return Begin::Reuse {
-            auth: Authentication {
-                user_id: session.user_id.clone(),
-                auth_time: session.auth_time,
-                amr: session.amr.clone(),
-            },
+            auth: session.authentication(),
             line: LogLine::new("sso_session", StepResult::Success, words),
         };
     }

@@ -21,7 +21,6 @@ use postern_core::ErrorCode;
 use postern_core::credential::method::MethodKind;
 use postern_core::flow::choice::{self, Ask};
 use postern_core::flow::{Event, Flow, FlowState, Then};
-use postern_core::oidc::claims::Authentication;
 use postern_core::oidc::params::Params;
 
 /// The page when the user has no usable method left (every recovery code used, no app).
@@ -233,11 +232,7 @@ pub async fn carry_on(
         if flow.request.client_id == signin::ACCOUNT_CLIENT_ID {
             return Ok(signin::redirect("/account/security"));
         }
-        let auth = Authentication {
-            user_id: session.user_id.clone(),
-            amr: session.amr.clone(),
-            auth_time: session.auth_time,
-        };
+        let auth = session.authentication();
         let t = flow.advance(Event::Continued { auth }, state.clock.now());
         let (Some(next), Then::IssueCode { auth }) = (&t.next, &t.then) else {
             return Ok(gone(&state, &ctx));
