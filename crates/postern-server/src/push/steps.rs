@@ -43,8 +43,24 @@ pub async fn sent(state: &AppState, c: &Challenge, request_id: &str) -> Result<(
         names.join(", "),
         postern_core::clock::iso8601(c.expires)
     );
-    let step = Step::new("push", StepResult::Info, words);
-    write(state, c, request_id, step, None).await
+    delivery(state, c, request_id, words).await
+}
+
+/// A step of the delivery, in `words`.
+async fn delivery(
+    state: &AppState,
+    c: &Challenge,
+    request_id: &str,
+    words: String,
+) -> Result<(), StoreError> {
+    write(
+        state,
+        c,
+        request_id,
+        Step::new("push", StepResult::Info, words),
+        None,
+    )
+    .await
 }
 
 /// The Web Push service's answer for one device.
@@ -54,12 +70,8 @@ pub async fn notified(
     device_name: &str,
     words: &str,
 ) -> Result<(), StoreError> {
-    let step = Step::new(
-        "push",
-        StepResult::Info,
-        format!("notification to '{device_name}': {words}"),
-    );
-    write(state, c, "", step, None).await
+    let words = format!("notification to '{device_name}': {words}");
+    delivery(state, c, "", words).await
 }
 
 /// The app fetched the request (on connect, or pull to refresh).
@@ -69,12 +81,8 @@ pub async fn fetched(
     device_name: &str,
     request_id: &str,
 ) -> Result<(), StoreError> {
-    let step = Step::new(
-        "push",
-        StepResult::Info,
-        format!("'{device_name}' fetched the request"),
-    );
-    write(state, c, request_id, step, None).await
+    let words = format!("'{device_name}' fetched the request");
+    delivery(state, c, request_id, words).await
 }
 
 /// The app received the request over its open connection.
@@ -84,12 +92,8 @@ pub async fn received(
     device_name: &str,
     request_id: &str,
 ) -> Result<(), StoreError> {
-    let step = Step::new(
-        "push",
-        StepResult::Info,
-        format!("'{device_name}' received the request over its open connection"),
-    );
-    write(state, c, request_id, step, None).await
+    let words = format!("'{device_name}' received the request over its open connection");
+    delivery(state, c, request_id, words).await
 }
 
 /// The app showed the request to the user.
@@ -99,12 +103,8 @@ pub async fn shown(
     device_name: &str,
     request_id: &str,
 ) -> Result<(), StoreError> {
-    let step = Step::new(
-        "push",
-        StepResult::Info,
-        format!("the request was shown on '{device_name}'"),
-    );
-    write(state, c, request_id, step, None).await
+    let words = format!("the request was shown on '{device_name}'");
+    delivery(state, c, request_id, words).await
 }
 
 /// The answer, in the words `postern_core::credential::push::answer_step` gave it; a fraud
