@@ -67,3 +67,92 @@ pub fn instead_of_push<'a>(methods: &'a [Method], why: &'a str) -> Ask<'a> {
         None => Ask::Stranded,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credential::method::MethodSecret;
+    use time::OffsetDateTime;
+
+    const NOW: OffsetDateTime = OffsetDateTime::UNIX_EPOCH;
+
+    fn method(id: &str, secret: MethodSecret, is_default: bool, minute: i64) -> Method {
+        Method {
+            id: id.into(),
+            user_id: "u".into(),
+            name: id.into(),
+            is_default,
+            created: NOW + time::Duration::minutes(minute),
+            last_used: None,
+            secret,
+            version: 0,
+        }
+    }
+
+    fn push_device() -> MethodSecret {
+        MethodSecret::Push {
+            public_key: String::new(),
+            key_algorithm: Default::default(),
+            app_version: String::new(),
+        }
+    }
+
+    #[test]
+    fn which_method_is_asked_for() {
+        let totp = MethodSecret::Totp {
+            sealed_seed: String::new(),
+            params: Default::default(),
+            state: Default::default(),
+            paired_device: None,
+        };
+        let methods = vec![
+            method("app", totp, false, 1),
+            method("phone", push_device(), true, 2),
+        ];
+        let calm = PushStanding::default();
+        let tired = PushStanding {
+            blocked: false,
+            unanswered: 2,
+        };
+        let blocked = PushStanding {
+            blocked: true,
+            unanswered: 0,
+        };
+        let id = |a: Ask| match a {
+            Ask::Push(m) => format!("push:{}", m.id),
+            Ask::Code { method, notice } => format!("code:{}:{}", method.id, notice.is_some()),
+            Ask::Stranded => "stranded".into(),
+        };
+        assert_eq!(id(ask(&methods, None, calm)), "push:phone", "the default");
+        assert_eq!(
+            id(ask(&methods, Some("app"), calm)),
+            "code:app:false",
+            "picked"
+        );
+        assert_eq!(
+            id(ask(&methods, None, tired)),
+            "code:app:true",
+            "fatigue: a code first, saying why"
+        );
+        assert_eq!(
+            id(ask(&methods, Some("phone"), tired)),
+            "push:phone",
+            "a push the user picked is sent even after a streak"
+        );
+        assert_eq!(id(ask(&methods, None, blocked)), "code:app:true");
+        assert_eq!(
+            id(ask(&methods, Some("gone"), calm)),
+            "push:phone",
+            "a method that is no longer theirs falls back to the default"
+        );
+        assert_eq!(id(instead_of_push(&methods, "why")), "code:app:true");
+        let only_push = vec![method("phone", push_device(), true, 2)];
+        assert_eq!(
+            id(ask(&only_push, None, tired)),
+            "push:phone",
+            "no code to fall back on: push it is"
+        );
+        assert_eq!(id(instead_of_push(&only_push, "why")), "stranded");
+        assert_eq!(id(ask(&[], None, calm)), "stranded");
+    }
+}

@@ -66,3 +66,96 @@ pub fn begin(
     }
     Begin::SignIn
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: OffsetDateTime = OffsetDateTime::UNIX_EPOCH;
+
+    fn request(client_id: &str) -> AuthorizeRequest {
+        AuthorizeRequest {
+            client_id: client_id.into(),
+            redirect_uri: "https://hub.example/cb".into(),
+            scope: vec!["openid".into()],
+            state: None,
+            nonce: None,
+            code_challenge: None,
+            prompt: Prompt::default(),
+            max_age: None,
+            login_hint: None,
+        }
+    }
+
+    #[test]
+    fn how_a_request_begins() {
+        use crate::oidc::authorize::{AuthorizeRequest, Prompt};
+        use crate::session::SsoSession;
+        let session = |amr: &[&str]| SsoSession {
+            id_hash: "h".into(),
+            user_id: "u".into(),
+            auth_time: NOW,
+            amr: amr.iter().map(|s| s.to_string()).collect(),
+            created: NOW,
+            expires: NOW + time::Duration::hours(8),
+        };
+        let later = NOW + time::Duration::minutes(10);
+        let plain = request("app");
+        let strong = session(&["pwd", "otp", "mfa"]);
+        let remembered = session(&["pwd", "mfa"]);
+        let weak = session(&["pwd"]);
+        let kind = |b: Begin| match b {
+            Begin::Reuse { .. } => "reuse",
+            Begin::LoginRequired { .. } => "login_required",
+            Begin::SignIn => "sign_in",
+        };
+        assert_eq!(kind(begin(&plain, Some(&strong), true, later)), "reuse");
+        assert_eq!(kind(begin(&plain, Some(&weak), false, later)), "reuse");
+        assert_eq!(
+            kind(begin(&plain, Some(&weak), true, later)),
+            "sign_in",
+            "a session from before a second factor was due signs in again"
+        );
+        assert_eq!(kind(begin(&plain, None, false, later)), "sign_in");
+        let login = AuthorizeRequest {
+            prompt: Prompt::Login,
+            ..plain.clone()
+        };
+        assert_eq!(kind(begin(&login, Some(&strong), true, later)), "sign_in");
+        let none = AuthorizeRequest {
+            prompt: Prompt::None,
+            ..plain.clone()
+        };
+        assert_eq!(kind(begin(&none, None, false, later)), "login_required");
+        assert_eq!(kind(begin(&none, Some(&strong), true, later)), "reuse");
+        let bounded = AuthorizeRequest {
+            max_age: Some(60),
+            ..plain.clone()
+        };
+        assert_eq!(
+            kind(begin(&bounded, Some(&strong), true, later)),
+            "sign_in",
+            "past max_age"
+        );
+        let fresh = AuthorizeRequest {
+            max_age: Some(3600),
+            ..plain.clone()
+        };
+        assert_eq!(kind(begin(&fresh, Some(&strong), true, later)), "reuse");
+        assert_eq!(
+            kind(begin(&fresh, Some(&remembered), true, later)),
+            "sign_in",
+            "a bounded age wants a factor proved, not a remembered browser"
+        );
+        let bounded_none = AuthorizeRequest {
+            max_age: Some(60),
+            prompt: Prompt::None,
+            ..plain
+        };
+        let Begin::LoginRequired { reason } = begin(&bounded_none, Some(&strong), true, later)
+        else {
+            panic!("prompt=none past max_age");
+        };
+        assert!(reason.contains("older than max_age"));
+    }
+}
