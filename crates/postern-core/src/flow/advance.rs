@@ -234,12 +234,26 @@ impl Flow {
             (FlowState::SecondFactor { user_id, amr }, Event::PushSettled(settled)) => {
                 after_push(user_id, amr, settled, now)
             }
+            (FlowState::Password, Event::AccessPassChecked(checked)) => {
+                after_access_pass(checked, now)
+            }
+            // Past the password, a pass proves only the user who gave the password.
             (
-                FlowState::Password
-                | FlowState::SecondFactor { .. }
-                | FlowState::RegisterSecondFactor { .. },
+                FlowState::SecondFactor { user_id, .. }
+                | FlowState::RegisterSecondFactor { user_id, .. },
                 Event::AccessPassChecked(checked),
-            ) => after_access_pass(checked, now),
+            ) => match checked {
+                Ok(pass) if pass.user_id != *user_id => {
+                    let line = LogLine::new(
+                        "access_pass",
+                        StepResult::Failure,
+                        "temporary access pass of another account refused: past the password, a pass is checked for the user who gave it",
+                    )
+                    .because(Some(StepReason::AccessPassWrong));
+                    Transition::retry(line, ErrorCode::WrongAccessPass, None)
+                }
+                checked => after_access_pass(checked, now),
+            },
             (FlowState::RegisterSecondFactor { user_id, amr }, Event::Registered(registration)) => {
                 after_registration(user_id, amr, registration, now)
             }

@@ -381,6 +381,18 @@ fn rows() -> Vec<Row> {
             summary: None,
         },
         Row {
+            name: "another account's pass past the password",
+            from: second_factor(),
+            event: Event::AccessPassChecked(Ok(AccessPass {
+                user_id: "someone-else".into(),
+                ..pass(true)
+            })),
+            next: None,
+            does: Retry(ErrorCode::WrongAccessPass),
+            log: &[("access_pass", fail, Some(StepReason::AccessPassWrong))],
+            summary: Some((Failure, Some(ErrorCode::WrongAccessPass))),
+        },
+        Row {
             name: "access pass at the registration interrupt",
             from: register(),
             event: Event::AccessPassChecked(Ok(pass(true))),

@@ -19,7 +19,12 @@ const ATTEMPTS: usize = 20;
 
 /// Matches `typed` against `method` (the rules are `postern_core::credential::code`'s), with the
 /// method's TOTP seed opened with the master key.
-fn match_code(state: &AppState, method: &Method, typed: &str) -> CodeMatch {
+fn match_code(
+    state: &AppState,
+    method: &Method,
+    typed: &str,
+    now: time::OffsetDateTime,
+) -> CodeMatch {
     let seed = totp::open_seed(state, method);
     if seed.is_none() && matches!(method.secret, MethodSecret::Totp { .. }) {
         tracing::error!(method = %method.id, "a TOTP seed cannot be decrypted (wrong master key?)");
@@ -29,7 +34,7 @@ fn match_code(state: &AppState, method: &Method, typed: &str) -> CodeMatch {
         seed.as_deref().map(Vec::as_slice),
         &state.mac_key,
         typed,
-        state.clock.now(),
+        now,
     )
 }
 
@@ -46,7 +51,10 @@ pub async fn verify_code(
 ) -> Result<SecondFactorOutcome, StoreError> {
     let kind = method.kind();
     let user_id = method.user_id.clone();
-    let (scope, normalized) = code::guess_identity(&method, typed, state.clock.now());
+    // One time for the guess's identity and its check: across a step boundary a repeated guess
+    // would otherwise be fingerprinted for one step and checked at the next.
+    let now = state.clock.now();
+    let (scope, normalized) = code::guess_identity(&method, typed, now);
     let print = lockout::fingerprint(state, Kind::SecondFactor, &user_id, &scope, &normalized);
     let recorded = match lockout::count_attempt(state, &user_id, Kind::SecondFactor, &print).await?
     {
@@ -56,7 +64,7 @@ pub async fn verify_code(
 
     let mut method = method;
     for _ in 0..ATTEMPTS {
-        match match_code(state, &method, typed) {
+        match match_code(state, &method, typed, now) {
             CodeMatch::Refused(why) => {
                 return Ok(SecondFactorOutcome::Refused {
                     kind,

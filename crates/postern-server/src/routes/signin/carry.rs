@@ -59,9 +59,13 @@ pub(super) async fn carry(
         result: Some(s.result),
         error: s.error,
     });
-    if let Some(next) = &t.next {
-        // Moved meanwhile (another tab or node): the flow's page shows where it stands now.
-        state.store.move_flow(flow, next).await?;
+    if let Some(next) = &t.next
+        && !state.store.move_flow(flow, next).await?
+    {
+        // Moved meanwhile (another tab or node): what was checked is logged, but the summary is
+        // the move's that won; the flow's page shows where it stands now.
+        record(state, flow, t.log, None, ctx).await?;
+        return Ok(Carried::Done(flow_page(flow)));
     }
     record(state, flow, t.log, summary, ctx).await?;
     Ok(match t.then {
