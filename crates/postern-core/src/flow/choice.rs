@@ -33,6 +33,12 @@ pub fn first_code_method(methods: &[Method]) -> Option<&Method> {
         .min_by_key(|m| (m.kind(), m.created))
 }
 
+/// Whether [`ask`] reads the user's push standing: only when the method it would ask for is a
+/// push the user did not pick (a code asked for needs no store read on its page).
+pub fn needs_standing(methods: &[Method], picked: Option<&str>) -> bool {
+    picked.is_none() && pick(methods, picked).is_some_and(|m| m.kind() == MethodKind::Push)
+}
+
 /// What the second step asks for first. A push the user picked is asked for even after a
 /// fatigue streak (they chose it); one that is only the default gives way to a code.
 pub fn ask<'a>(methods: &'a [Method], picked: Option<&str>, push: PushStanding) -> Ask<'a> {
@@ -124,6 +130,12 @@ mod tests {
             Ask::Stranded => "stranded".into(),
         };
         assert_eq!(id(ask(&methods, None, calm)), "push:phone", "the default");
+        assert!(needs_standing(&methods, None));
+        assert!(
+            !needs_standing(&methods, Some("phone")),
+            "picked: no streak applies"
+        );
+        assert!(!needs_standing(&methods, Some("app")));
         assert_eq!(
             id(ask(&methods, Some("app"), calm)),
             "code:app:false",

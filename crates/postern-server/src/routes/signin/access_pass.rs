@@ -14,7 +14,6 @@ use super::open::{FlowForm, OpenFlow, unexpected_field};
 use crate::http::errors::{self, ErrorContext};
 use crate::lockout::{self, Kind};
 use crate::pages::{self, ErrorView};
-use crate::signin;
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::State;
@@ -70,7 +69,7 @@ pub async fn show(State(state): State<AppState>, opened: OpenFlow) -> Response {
         Ok(Some(Some(name))) => name,
         Ok(Some(None)) => flow.request.login_hint.clone().unwrap_or_default(),
         // Signed in already: the flow's own page says what is next.
-        Ok(None) => return signin::redirect(&format!("/signin/{}", flow.id)),
+        Ok(None) => return flow_page(&flow),
         Err(e) => return errors::internal(&state, &e, &ctx),
     };
     form_page(&state, &flow, &username, None)
@@ -103,7 +102,7 @@ pub async fn submit(State(state): State<AppState>, form: FlowForm) -> Response {
     } = form;
     let fixed = match flow_user(&state, &flow).await {
         Ok(Some(fixed)) => fixed,
-        Ok(None) => return signin::redirect(&format!("/signin/{}", flow.id)),
+        Ok(None) => return flow_page(&flow),
         Err(e) => return errors::internal(&state, &e, &ctx),
     };
     if let Some(response) = unexpected_field(&state, &params, FIELDS, &ctx) {

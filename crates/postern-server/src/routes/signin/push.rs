@@ -207,12 +207,12 @@ async fn failed_page(
 pub async fn retry(State(state): State<AppState>, form: FlowForm) -> Response {
     let FlowForm { flow, ctx, .. } = form;
     let FlowState::SecondFactor { user_id, .. } = &flow.state else {
-        return signin::redirect(&format!("/signin/{}", flow.id));
+        return flow_page(&flow);
     };
     let answer: Answer = async {
         let methods = state.store.list_methods(user_id).await?;
         let Some(device) = methods.iter().find(|m| m.kind() == MethodKind::Push) else {
-            return Ok(signin::redirect(&format!("/signin/{}", flow.id)));
+            return Ok(flow_page(&flow));
         };
         let current = state.store.latest_flow_challenge(&flow.id).await?;
         let pending = current.is_some_and(|c| c.status(state.clock.now()) == Status::Pending);

@@ -45,7 +45,11 @@ pub(super) async fn prompt(
     ctx: &ErrorContext,
 ) -> Answer {
     let methods = state.store.list_methods(user_id).await?;
-    let standing = push::standing(state, user_id).await?;
+    let standing = if choice::needs_standing(&methods, picked) {
+        push::standing(state, user_id).await?
+    } else {
+        Default::default()
+    };
     let refused;
     let asked = match choice::ask(&methods, picked, standing) {
         Ask::Push(device) => {
@@ -106,7 +110,7 @@ pub async fn other_ways(State(state): State<AppState>, opened: OpenFlow) -> Resp
     let OpenFlow { flow, ctx, .. } = opened;
     let FlowState::SecondFactor { user_id, .. } = &flow.state else {
         // Nothing to choose yet (or any more): the flow's own page says what is due.
-        return signin::redirect(&format!("/signin/{}", flow.id));
+        return flow_page(&flow);
     };
     let shown = async {
         let methods = state.store.list_methods(user_id).await?;
