@@ -70,6 +70,11 @@ pub enum CauseKind {
     AccessPassUsed,
     UnknownClient,
     RedirectUriMismatch,
+    PasskeyRemoved,
+    PasskeyCounterWentBack,
+    PasskeyNotVerified,
+    PasskeyInvalid,
+    PasskeyNotAllowed,
     /// A failure with no recorded reason this version knows: the log's words stand.
     Other,
 }
@@ -98,6 +103,11 @@ impl From<StepReason> for CauseKind {
             StepReason::AccessPassUsed => CauseKind::AccessPassUsed,
             StepReason::UnknownClient => CauseKind::UnknownClient,
             StepReason::RedirectUriMismatch => CauseKind::RedirectUriMismatch,
+            StepReason::PasskeyRemoved => CauseKind::PasskeyRemoved,
+            StepReason::PasskeyCounterWentBack => CauseKind::PasskeyCounterWentBack,
+            StepReason::PasskeyNotVerified => CauseKind::PasskeyNotVerified,
+            StepReason::PasskeyInvalid => CauseKind::PasskeyInvalid,
+            StepReason::PasskeyNotAllowed => CauseKind::PasskeyNotAllowed,
         }
     }
 }
@@ -420,6 +430,17 @@ fn summary(
         CauseKind::RedirectUriMismatch => format!(
             "The application '{app}' sent a redirect URI that is not registered for it: {detail}"
         ),
+        CauseKind::PasskeyRemoved => format!(
+            "A passkey that is not registered to this account was used: {detail}. It was removed, or it belongs to another account or site."
+        ),
+        CauseKind::PasskeyCounterWentBack => format!(
+            "The passkey's signature counter went backwards: possible cloned authenticator. {detail}"
+        ),
+        CauseKind::PasskeyNotVerified => format!(
+            "The passkey was used without user verification (no PIN, fingerprint, face or screen lock): {detail}"
+        ),
+        CauseKind::PasskeyInvalid => format!("The passkey's answer was refused: {detail}"),
+        CauseKind::PasskeyNotAllowed => format!("The passkey policy refused it: {detail}"),
         CauseKind::Other => match &entry.failure_reason {
             Some(r) => format!("The sign-in failed: {r}"),
             None => "The sign-in failed; the steps below say what happened.".into(),
@@ -596,6 +617,24 @@ fn fixes(
         )],
         CauseKind::AccessPassExpired | CauseKind::AccessPassUsed => vec![pass.clone()],
         CauseKind::UnknownClient | CauseKind::RedirectUriMismatch => app_fixes(kind),
+        CauseKind::PasskeyRemoved => vec![Fix::advice(
+            "Ask the user to use another method, or to register the passkey again on Security info.",
+        )],
+        CauseKind::PasskeyCounterWentBack => vec![
+            Fix::advice(
+                "Treat the passkey as compromised: remove it from the user's methods and have them register a new one.",
+            ),
+            pass.clone(),
+        ],
+        CauseKind::PasskeyNotVerified => vec![Fix::advice(
+            "Ask the user to set a PIN on the security key, or a screen lock on the device, then try again.",
+        )],
+        CauseKind::PasskeyInvalid => vec![Fix::advice(
+            "Ask the user to sign in from Postern's own address (not a copy of the page) and try again, or use another method.",
+        )],
+        CauseKind::PasskeyNotAllowed => vec![Fix::advice(
+            "The passkeys.* settings refused this authenticator: tell the user which kinds are allowed, or change the policy.",
+        )],
         CauseKind::Other => vec![],
     };
     if locked && !out.iter().any(|f| f.action == Some(FixAction::Unlock)) {

@@ -113,10 +113,20 @@ pub enum StepReason {
     AccessPassUsed,
     UnknownClient,
     RedirectUriMismatch,
+    /// A passkey that is not (any more) registered.
+    PasskeyRemoved,
+    /// A passkey whose signature counter went backwards: possibly cloned.
+    PasskeyCounterWentBack,
+    /// A passkey used without user verification.
+    PasskeyNotVerified,
+    /// A passkey answer that did not check out (signature, challenge, origin…).
+    PasskeyInvalid,
+    /// A passkey the policy does not allow.
+    PasskeyNotAllowed,
 }
 
 impl StepReason {
-    pub const ALL: [StepReason; 21] = [
+    pub const ALL: [StepReason; 26] = [
         StepReason::UnknownUser,
         StepReason::WrongPassword,
         StepReason::AccountLocked,
@@ -138,6 +148,11 @@ impl StepReason {
         StepReason::AccessPassUsed,
         StepReason::UnknownClient,
         StepReason::RedirectUriMismatch,
+        StepReason::PasskeyRemoved,
+        StepReason::PasskeyCounterWentBack,
+        StepReason::PasskeyNotVerified,
+        StepReason::PasskeyInvalid,
+        StepReason::PasskeyNotAllowed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -163,6 +178,11 @@ impl StepReason {
             StepReason::AccessPassUsed => "access_pass_used",
             StepReason::UnknownClient => "unknown_client",
             StepReason::RedirectUriMismatch => "redirect_uri_mismatch",
+            StepReason::PasskeyRemoved => "passkey_removed",
+            StepReason::PasskeyCounterWentBack => "passkey_counter_went_back",
+            StepReason::PasskeyNotVerified => "passkey_not_verified",
+            StepReason::PasskeyInvalid => "passkey_invalid",
+            StepReason::PasskeyNotAllowed => "passkey_not_allowed",
         }
     }
 

@@ -88,6 +88,11 @@ pub enum ErrorCode {
     RequestNotSupported,
     /// A `request_uri` parameter was sent; Postern takes none.
     RequestUriNotSupported,
+    /// A passkey or security key did not prove the sign-in (removed, cloned, not verified, or
+    /// its answer did not check out).
+    PasskeyFailed,
+    /// The organisation's passkey policy does not allow this passkey or security key.
+    PasskeyNotAllowed,
 }
 
 /// One entry of the catalogue.
@@ -103,7 +108,7 @@ pub struct ErrorInfo {
 
 impl ErrorCode {
     /// Every code, in catalogue order.
-    pub const ALL: [ErrorCode; 38] = [
+    pub const ALL: [ErrorCode; 40] = [
         ErrorCode::ServerError,
         ErrorCode::InvalidRequest,
         ErrorCode::MissingParameter,
@@ -142,6 +147,8 @@ impl ErrorCode {
         ErrorCode::AccessPassUsed,
         ErrorCode::RequestNotSupported,
         ErrorCode::RequestUriNotSupported,
+        ErrorCode::PasskeyFailed,
+        ErrorCode::PasskeyNotAllowed,
     ];
 
     /// The numeric code shown to people and applications.
@@ -453,6 +460,22 @@ impl ErrorCode {
                 "The application sent a request_uri, which Postern does not accept",
                 "Nothing to do on your side; tell the application's owner.",
                 "The application passed its authorization request by reference (`request_uri`). Postern's discovery document says `request_uri_parameter_supported: false`: send the parameters in the query string.",
+            ),
+            PasskeyFailed => (
+                990015,
+                400,
+                "access_denied",
+                "That passkey didn't work",
+                "Try again with the passkey or security key you registered here, and unlock it with your fingerprint, face, PIN or screen lock when asked. If it keeps failing, choose \"Sign in another way\".",
+                "The WebAuthn answer was refused. The sign-in log step says why: the passkey was removed, its signature counter went backwards (possible cloned authenticator), user verification was not performed, or the signature, challenge or origin did not check out.",
+            ),
+            PasskeyNotAllowed => (
+                990016,
+                400,
+                "access_denied",
+                "Your organisation doesn't allow this passkey",
+                "Use another kind of passkey or security key (the message above says which rule it broke), or ask your helpdesk which ones are allowed.",
+                "The passkey policy (`passkeys.*` settings: synced passkeys, attestation, AAGUID allow and block lists, passwordless) refused this authenticator; the message names the rule.",
             ),
             NotFound => (
                 990004,

@@ -12,6 +12,7 @@
 mod access_passes;
 mod admin;
 mod audit;
+mod ceremonies;
 mod clients;
 mod completion;
 mod flows;
@@ -28,6 +29,7 @@ mod signin_log;
 pub mod testing;
 
 pub use audit::AuditQuery;
+pub use ceremonies::Ceremony;
 pub use methods::MethodRemoval;
 pub use push::{ChallengeCreated, PushState};
 pub use signin_log::{SignInQuery, SignInRecord};

@@ -13,11 +13,12 @@ use time::{Duration, OffsetDateTime};
 const GRACE: Duration = Duration::days(1);
 
 /// The purge, table by table: (statement, whether its cutoff is `now - GRACE` or `now`).
-const PURGES: [(&str, bool); 12] = [
+const PURGES: [(&str, bool); 13] = [
     ("DELETE FROM access_passes WHERE expires_ms < $1", true),
     ("DELETE FROM flows WHERE expires_ms < $1", true),
     ("DELETE FROM push_challenges WHERE expires_ms < $1", true),
     ("DELETE FROM activations WHERE expires_ms < $1", true),
+    ("DELETE FROM webauthn_ceremonies WHERE expires_ms < $1", false),
     ("DELETE FROM device_signatures WHERE expires_ms < $1", false),
     ("DELETE FROM remembered_devices WHERE expires_ms <= $1", false),
     ("DELETE FROM auth_codes WHERE expires_ms < $1", true),

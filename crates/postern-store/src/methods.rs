@@ -10,7 +10,7 @@ use crate::rows::{
 };
 use crate::{Backend, Result, Store};
 use postern_core::credential::method::{
-    Method, MethodKind, RemoveRefused, can_remove, removal_set,
+    Method, MethodKind, MethodSecret, RemoveRefused, can_remove, removal_set,
 };
 use postern_core::policy::MfaPolicy;
 use sqlx::any::AnyRow;
@@ -71,6 +71,17 @@ impl Store {
             .transpose()
     }
 
+    /// The passkey with this credential id (base64url), whoever's it is.
+    pub async fn find_passkey(&self, credential_id: &str) -> Result<Option<Method>> {
+        sqlx::query(select_methods!("WHERE credential_id = $1"))
+            .bind(credential_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(method_from_row)
+            .transpose()
+    }
+
     /// One of a user's methods.
     pub async fn find_method(&self, user_id: &str, id: &str) -> Result<Option<Method>> {
         sqlx::query(select_methods!("WHERE user_id = $1 AND id = $2"))
@@ -107,9 +118,13 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
+        let credential_id = match &m.secret {
+            MethodSecret::Passkey { credential_id, .. } => Some(credential_id.as_str()),
+            _ => None,
+        };
         sqlx::query(
-            "INSERT INTO auth_methods (id, user_id, kind, name, is_default, created_ms, last_used_ms, data, version)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO auth_methods (id, user_id, kind, name, is_default, created_ms, last_used_ms, data, version, credential_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&m.id)
         .bind(&m.user_id)
@@ -120,6 +135,7 @@ impl Store {
         .bind(opt_ms(m.last_used))
         .bind(json(&m.secret)?)
         .bind(m.version)
+        .bind(credential_id)
         .execute(&mut *tx)
         .await
         .map_err(|e| crate::rows::conflict_as(e, || format!("method '{}'", m.id)))?;

@@ -73,6 +73,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: SCHEMA_6,
         postgres: SCHEMA_6,
     },
+    Migration {
+        version: 7,
+        description: "passkeys: a unique credential id per method, WebAuthn ceremonies",
+        sqlite: SCHEMA_7,
+        postgres: SCHEMA_7,
+    },
 ];
 
 /// Key of the PostgreSQL advisory lock held while migrating ("postern" in ASCII).
@@ -573,6 +579,22 @@ CREATE INDEX web_push_subscriptions_device ON web_push_subscriptions (device_id,
 
 /// Flows move like methods and challenges: over the version read, bumped on every move.
 const SCHEMA_6: &str = "ALTER TABLE flows ADD COLUMN version BIGINT NOT NULL DEFAULT 0";
+
+/// A passkey's credential id is unique across all accounts (WebAuthn §7.1 step 22: a credential
+/// registered to one account is refused for another), and finds the passkey of a passwordless
+/// sign-in. A WebAuthn ceremony's state (its challenge, expected user and credentials) is kept
+/// here, keyed by the flow or session it belongs to: single-use, short-lived, finished by any
+/// node.
+const SCHEMA_7: &str = "
+ALTER TABLE auth_methods ADD COLUMN credential_id TEXT;
+CREATE UNIQUE INDEX auth_methods_credential ON auth_methods (credential_id);
+CREATE TABLE webauthn_ceremonies (
+    id TEXT PRIMARY KEY,
+    purpose TEXT NOT NULL,
+    user_id TEXT,
+    state TEXT NOT NULL,
+    expires_ms BIGINT NOT NULL
+)";
 
 #[cfg(test)]
 mod tests {

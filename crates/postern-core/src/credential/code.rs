@@ -49,8 +49,11 @@ pub fn match_code(
         drift,
     };
     match &method.secret {
-        // A push device is answered in the app, never with a typed code.
-        MethodSecret::Push { .. } => CodeMatch::Refused(CodeRefusal::Wrong),
+        // A push device is answered in the app and a passkey in the browser, never with a typed
+        // code.
+        MethodSecret::Push { .. } | MethodSecret::Passkey { .. } => {
+            CodeMatch::Refused(CodeRefusal::Wrong)
+        }
         MethodSecret::Totp { params, state, .. } => {
             let Some(seed) = seed else {
                 return CodeMatch::Refused(CodeRefusal::Wrong);
@@ -96,7 +99,9 @@ pub fn guess_identity(method: &Method, typed: &str, now: OffsetDateTime) -> (Str
                 totp::step_at(now.unix_timestamp(), params)
             )
         }
-        MethodSecret::RecoveryCodes { .. } | MethodSecret::Push { .. } => method.id.clone(),
+        MethodSecret::RecoveryCodes { .. }
+        | MethodSecret::Push { .. }
+        | MethodSecret::Passkey { .. } => method.id.clone(),
     };
     let normalized = typed.chars().filter(char::is_ascii_alphanumeric).collect();
     (scope, normalized)

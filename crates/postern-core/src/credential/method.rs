@@ -11,10 +11,12 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 /// The kinds of second factor, in the system-preferred order (most phishing-resistant and most
-/// convenient first). Passkeys join this list in a later issue.
+/// convenient first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MethodKind {
+    /// A passkey or security key (WebAuthn), bound to Postern's origin: cannot be phished.
+    Passkey,
     /// Approval in the Postern Authenticator with number matching (a device-bound key).
     Push,
     /// A 6-digit code from any authenticator app (RFC 6238).
@@ -26,6 +28,7 @@ pub enum MethodKind {
 impl MethodKind {
     pub fn as_str(self) -> &'static str {
         match self {
+            MethodKind::Passkey => "passkey",
             MethodKind::Push => "push",
             MethodKind::Totp => "totp",
             MethodKind::RecoveryCodes => "recovery_codes",
@@ -34,6 +37,7 @@ impl MethodKind {
 
     pub fn parse(s: &str) -> Option<Self> {
         match s {
+            "passkey" => Some(MethodKind::Passkey),
             "push" => Some(MethodKind::Push),
             "totp" => Some(MethodKind::Totp),
             "recovery_codes" => Some(MethodKind::RecoveryCodes),
@@ -44,6 +48,7 @@ impl MethodKind {
     /// What people call it.
     pub fn label(self) -> &'static str {
         match self {
+            MethodKind::Passkey => "Passkey or security key",
             MethodKind::Push => "Postern Authenticator (push)",
             MethodKind::Totp => "Authenticator app (code)",
             MethodKind::RecoveryCodes => "Recovery codes",
@@ -55,9 +60,11 @@ impl MethodKind {
         !matches!(self, MethodKind::RecoveryCodes)
     }
 
-    /// The `amr` value (RFC 8176 where one exists) a successful use adds.
+    /// The `amr` value (RFC 8176 where one exists) a successful use adds (a passkey's depends on
+    /// whether it is synced: `credential::passkey::amr`).
     pub fn amr(self) -> &'static str {
         match self {
+            MethodKind::Passkey => "hwk",
             MethodKind::Push => "swk",
             MethodKind::Totp => "otp",
             MethodKind::RecoveryCodes => "rec",
@@ -101,6 +108,22 @@ pub enum MethodSecret {
     RecoveryCodes {
         codes: Vec<RecoveryCodeSlot>,
     },
+    /// A passkey or security key. The credential (public key, counter, flags) is the WebAuthn
+    /// library's own serialisation, read and written only by the server's WebAuthn edge.
+    Passkey {
+        /// The credential id, base64url (also the method row's `credential_id`, unique).
+        credential_id: String,
+        /// The WebAuthn library's credential as JSON.
+        credential: String,
+        /// The model's AAGUID when the authenticator gave one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        aaguid: Option<String>,
+        /// Backup eligible: synced between devices (else device-bound).
+        synced: bool,
+        /// It presented an attestation statement at registration.
+        #[serde(default)]
+        attested: bool,
+    },
 }
 
 impl MethodSecret {
@@ -109,6 +132,7 @@ impl MethodSecret {
             MethodSecret::Push { .. } => MethodKind::Push,
             MethodSecret::Totp { .. } => MethodKind::Totp,
             MethodSecret::RecoveryCodes { .. } => MethodKind::RecoveryCodes,
+            MethodSecret::Passkey { .. } => MethodKind::Passkey,
         }
     }
 
@@ -118,7 +142,9 @@ impl MethodSecret {
             MethodSecret::RecoveryCodes { codes } => {
                 codes.iter().filter(|c| c.used_ms.is_none()).count()
             }
-            MethodSecret::Totp { .. } | MethodSecret::Push { .. } => 0,
+            MethodSecret::Totp { .. }
+            | MethodSecret::Push { .. }
+            | MethodSecret::Passkey { .. } => 0,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! [`Flow::advance`]: from what an edge checked to everything that follows it.
 
+use super::words::amr_plus;
 use super::words::{Step, password_step, second_factor_step};
 use super::{
     ACCOUNT_CLIENT_ID, Destination, Flow, FlowState, PasswordOutcome, Remembered,
@@ -8,6 +9,7 @@ use super::{
 use crate::clock::{iso8601, to_millis};
 use crate::credential::access_pass::{self, AccessPass, Refused};
 use crate::credential::method::MethodKind;
+use crate::credential::passkey::{self, PasskeyRefusal};
 use crate::credential::push as push_rules;
 use crate::oidc::claims::Authentication;
 use crate::policy::AfterPassword;
@@ -34,6 +36,9 @@ pub enum Event {
     },
     /// The flow's push request came back approved; whether the approval still counts.
     PushSettled(PushSettlement),
+    /// A passkey answered the flow's WebAuthn request: as the second step, or alone from the
+    /// first page (passwordless, where the passkey names the user).
+    PasskeyChecked(PasskeyOutcome),
     /// A temporary access pass: the pass as it stood before this sign-in used it, or why it was
     /// refused. Past the password the edge checks it for the user who gave the password only.
     AccessPassChecked(Result<AccessPass, Refused>),
@@ -56,11 +61,42 @@ pub enum PushSettlement {
     ApproverRemoved,
 }
 
-/// What registering an authenticator app at the registration interrupt (50079) found.
+/// What the WebAuthn library and the policy made of a passkey's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasskeyOutcome {
+    /// Signature, counter and user verification checked: the passkey `name` of `user_id`.
+    Accepted {
+        user_id: String,
+        name: String,
+        synced: bool,
+    },
+    /// Refused, with what the second-factor lockout made of the attempt (when the answer named
+    /// a user to count it for).
+    Refused {
+        why: PasskeyRefusal,
+        name: Option<String>,
+        recorded: Option<FailureRecorded>,
+    },
+    /// The second step is locked: the answer was not checked.
+    Locked { until: OffsetDateTime },
+}
+
+/// What registering a method at the registration interrupt (50079) found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Registration {
-    /// Added (its first code proves it): the second factor of this sign-in.
-    Added { kind: MethodKind, name: String },
+    /// Added (an app's first code, or a passkey's ceremony, proves it): the second factor of this
+    /// sign-in. `amr` is what the new method adds.
+    Added {
+        kind: MethodKind,
+        name: String,
+        amr: &'static str,
+    },
+    /// A passkey that could not be registered: why, in the user's words and the helpdesk's.
+    PasskeyRefused {
+        code: ErrorCode,
+        shown: String,
+        words: String,
+    },
     /// The code does not match the new app; `clock_off_by` steps when it matched another time.
     WrongCode { clock_off_by: Option<i64> },
     /// The setup page had expired.
@@ -234,6 +270,12 @@ impl Flow {
             (FlowState::SecondFactor { user_id, amr }, Event::PushSettled(settled)) => {
                 after_push(user_id, amr, settled, now)
             }
+            (FlowState::Password, Event::PasskeyChecked(outcome)) => {
+                after_passkey(None, &[], outcome, now)
+            }
+            (FlowState::SecondFactor { user_id, amr }, Event::PasskeyChecked(outcome)) => {
+                after_passkey(Some(user_id), amr, outcome, now)
+            }
             (FlowState::Password, Event::AccessPassChecked(checked)) => {
                 after_access_pass(checked, now)
             }
@@ -393,6 +435,7 @@ fn after_password(
 /// The log's method name for a code of `kind`.
 fn code_method(kind: MethodKind) -> &'static str {
     match kind {
+        MethodKind::Passkey => "passkey",
         MethodKind::Push => "push",
         MethodKind::Totp => "totp",
         MethodKind::RecoveryCodes => "recovery_code",
@@ -530,27 +573,40 @@ fn after_registration(
     registration: Registration,
     now: OffsetDateTime,
 ) -> Transition {
-    let (code, shown, words) = match registration {
-        Registration::Added { kind, name } => {
-            let line = LogLine::new(
-                "register_totp",
-                StepResult::Success,
-                format!(
-                    "authenticator app '{name}' registered (its first code proves it); second factor satisfied"
+    let (method, code, shown, words) = match registration {
+        Registration::Added {
+            kind,
+            name,
+            amr: added,
+        } => {
+            let (method, words) = match kind {
+                MethodKind::Passkey => (
+                    "register_passkey",
+                    format!(
+                        "passkey '{name}' registered (its ceremony proves it); second factor satisfied"
+                    ),
                 ),
-            );
-            return Transition::finish(
-                user_id,
-                amr_with(amr, kind),
-                now,
-                Destination::App,
-                false,
-                vec![line],
-            );
+                _ => (
+                    "register_totp",
+                    format!(
+                        "authenticator app '{name}' registered (its first code proves it); second factor satisfied"
+                    ),
+                ),
+            };
+            let line = LogLine::new(method, StepResult::Success, words);
+            let amr = amr_plus(amr, added);
+            return Transition::finish(user_id, amr, now, Destination::App, false, vec![line]);
         }
+        Registration::PasskeyRefused { code, shown, words } => (
+            "register_passkey",
+            code,
+            shown,
+            format!("registering a passkey: {words}"),
+        ),
         Registration::WrongCode { clock_off_by } => (
+            "register_totp",
             ErrorCode::WrongVerificationCode,
-            "Enter the code your app shows now for this account.",
+            "Enter the code your app shows now for this account.".to_owned(),
             match clock_off_by {
                 Some(off) => format!(
                     "registering an authenticator app: code off by {off} steps: check the device clock"
@@ -559,28 +615,95 @@ fn after_registration(
             },
         ),
         Registration::Stale => (
+            "register_totp",
             ErrorCode::FlowExpired,
-            "That setup page had expired. Scan the new QR code below.",
+            "That setup page had expired. Scan the new QR code below.".to_owned(),
             "registering an authenticator app: the setup page had expired".to_owned(),
         ),
     };
     // Still interrupted: there is no way past this page but registering.
     Transition {
         next: None,
-        log: vec![LogLine::new(
-            "register_totp",
-            StepResult::Failure,
-            words.clone(),
-        )],
+        log: vec![LogLine::new(method, StepResult::Failure, words.clone())],
         summary: Some(Summary {
             result: SignInResult::Interrupted,
             error: Some((ErrorCode::MfaRegistrationRequired, words)),
         }),
         then: Then::Retry {
             code,
-            detail: Some(shown.to_owned()),
+            detail: Some(shown),
         },
     }
+}
+
+/// A passkey's answer: alone from the first page (`user_id` is `None`: the passkey names the
+/// user), or as the second step of `user_id`, who already earned `amr`.
+fn after_passkey(
+    user_id: Option<&str>,
+    amr: &[String],
+    outcome: PasskeyOutcome,
+    now: OffsetDateTime,
+) -> Transition {
+    let (why, name, recorded) = match outcome {
+        PasskeyOutcome::Accepted {
+            user_id: owner,
+            name,
+            synced,
+        } => {
+            if user_id.is_some_and(|u| u != owner) {
+                let line = LogLine::new(
+                    "passkey",
+                    StepResult::Failure,
+                    format!("passkey '{name}' of another account refused"),
+                )
+                .because(Some(StepReason::PasskeyRemoved));
+                return Transition::retry(line, ErrorCode::PasskeyFailed, None);
+            }
+            let key_amr = passkey::amr(synced);
+            let kind = if synced { "synced" } else { "device-bound" };
+            // User verification on the authenticator (PIN, biometrics) is the second factor of a
+            // passkey alone: `mfa` either way.
+            let words = match user_id {
+                None => format!(
+                    "passkey '{name}' ({kind}) accepted with user verification: signed in without a password"
+                ),
+                Some(_) => format!("passkey '{name}' ({kind}) accepted with user verification"),
+            };
+            let amr = amr_plus(amr, key_amr);
+            let line = LogLine::new("passkey", StepResult::Success, words);
+            return Transition::finish(&owner, amr, now, Destination::App, false, vec![line]);
+        }
+        PasskeyOutcome::Locked { until } => {
+            let line = LogLine::new(
+                "passkey",
+                StepResult::Failure,
+                format!(
+                    "second step locked until {}: the passkey was not checked",
+                    iso8601(until)
+                ),
+            )
+            .because(Some(StepReason::SecondFactorLocked));
+            return Transition::retry(line, ErrorCode::SecondFactorLocked, try_after(until));
+        }
+        PasskeyOutcome::Refused {
+            why,
+            name,
+            recorded,
+        } => (why, name, recorded),
+    };
+    let named = name.map(|n| format!("passkey '{n}': ")).unwrap_or_default();
+    let mut words = format!("{named}{}", why.words());
+    if let Some(FailureRecorded::Locked { until }) = recorded {
+        words.push_str(&format!(
+            "; the second step is now locked until {}",
+            iso8601(until)
+        ));
+        let line = LogLine::new("passkey", StepResult::Failure, words)
+            .because(Some(StepReason::SecondFactorLocked));
+        return Transition::retry(line, ErrorCode::SecondFactorLocked, try_after(until));
+    }
+    let line = LogLine::new("passkey", StepResult::Failure, words).because(Some(why.reason()));
+    Transition::retry(line, why.code(), Some(why.shown()))
 }
 
 impl PasswordOutcome {

@@ -8,6 +8,8 @@ use crate::credential::push::{self as push_rules, PushStanding};
 /// What the second step asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ask<'a> {
+    /// The browser's passkey ceremony with the user's passkeys (`method` is the one picked).
+    Passkey(&'a Method),
     /// A push request to the user's devices (`device` is the one on the page).
     Push(&'a Method),
     /// A typed code of `method`, with a notice saying why it is not push when that is the reason.
@@ -29,7 +31,7 @@ pub fn pick<'a>(methods: &'a [Method], picked: Option<&str>) -> Option<&'a Metho
 /// The first usable code method (app code before recovery code).
 pub fn first_code_method(methods: &[Method]) -> Option<&Method> {
     usable(methods)
-        .filter(|m| m.kind() != MethodKind::Push)
+        .filter(|m| !matches!(m.kind(), MethodKind::Push | MethodKind::Passkey))
         .min_by_key(|m| (m.kind(), m.created))
 }
 
@@ -45,6 +47,9 @@ pub fn ask<'a>(methods: &'a [Method], picked: Option<&str>, push: PushStanding) 
     let Some(method) = pick(methods, picked) else {
         return Ask::Stranded;
     };
+    if method.kind() == MethodKind::Passkey {
+        return Ask::Passkey(method);
+    }
     if method.kind() != MethodKind::Push {
         return Ask::Code {
             method,
@@ -126,6 +131,7 @@ mod tests {
         };
         let id = |a: Ask| match a {
             Ask::Push(m) => format!("push:{}", m.id),
+            Ask::Passkey(m) => format!("passkey:{}", m.id),
             Ask::Code { method, notice } => format!("code:{}:{}", method.id, notice.is_some()),
             Ask::Stranded => "stranded".into(),
         };

@@ -18,8 +18,10 @@ pub mod start;
 mod words;
 
 pub use crate::credential::code::CodeRefusal;
-pub use advance::{Event, LogLine, PushSettlement, Registration, Summary, Then, Transition};
-pub use words::amr_with;
+pub use advance::{
+    Event, LogLine, PasskeyOutcome, PushSettlement, Registration, Summary, Then, Transition,
+};
+pub use words::{amr_plus, amr_with};
 
 use crate::credential::method::MethodKind;
 use crate::oidc::authorize::AuthorizeRequest;

@@ -4,6 +4,7 @@
 use super::*;
 use crate::clock::to_millis;
 use crate::credential::access_pass::{AccessPass, Refusal, Refused};
+use crate::credential::passkey::{PasskeyRefusal, PolicyRefusal};
 use crate::oidc::claims::Authentication;
 use crate::signin_log::{SignInResult, StepResult};
 use crate::softlock::FailureRecorded;
@@ -71,6 +72,22 @@ fn right_password(after: AfterPassword) -> PasswordOutcome {
         user_id: "u".into(),
         after,
     }
+}
+
+fn passkey_accepted(user_id: &str, synced: bool) -> Event {
+    Event::PasskeyChecked(PasskeyOutcome::Accepted {
+        user_id: user_id.into(),
+        name: "Laptop".into(),
+        synced,
+    })
+}
+
+fn passkey_refused(why: PasskeyRefusal, recorded: Option<FailureRecorded>) -> Event {
+    Event::PasskeyChecked(PasskeyOutcome::Refused {
+        why,
+        name: Some("Laptop".into()),
+        recorded,
+    })
 }
 
 fn code(outcome: SecondFactorOutcome, remember_days: Option<i64>) -> Event {
@@ -471,10 +488,131 @@ fn rows() -> Vec<Row> {
             event: Event::Registered(Registration::Added {
                 kind: MethodKind::Totp,
                 name: "Phone".into(),
+                amr: "otp",
             }),
             next: Some("complete"),
             does: Finish(Destination::App, &["pwd", "otp", "mfa"], false),
             log: &[("register_totp", Success, None)],
+            summary: None,
+        },
+        Row {
+            name: "passkey registered at the interrupt",
+            from: register(),
+            event: Event::Registered(Registration::Added {
+                kind: MethodKind::Passkey,
+                name: "Laptop".into(),
+                amr: "hwk",
+            }),
+            next: Some("complete"),
+            does: Finish(Destination::App, &["pwd", "hwk", "mfa"], false),
+            log: &[("register_passkey", Success, None)],
+            summary: None,
+        },
+        Row {
+            name: "passkey refused at the interrupt",
+            from: register(),
+            event: Event::Registered(Registration::PasskeyRefused {
+                code: ErrorCode::PasskeyNotAllowed,
+                shown: "rule".into(),
+                words: "refused by policy".into(),
+            }),
+            next: None,
+            does: Retry(ErrorCode::PasskeyNotAllowed),
+            log: &[("register_passkey", fail, None)],
+            summary: Some((Interrupted, Some(ErrorCode::MfaRegistrationRequired))),
+        },
+        // Passkeys: alone from the first page, or as the second step.
+        Row {
+            name: "passwordless: a device-bound passkey is two factors",
+            from: FlowState::Password,
+            event: passkey_accepted("u", false),
+            next: Some("complete"),
+            does: Finish(Destination::App, &["hwk", "mfa"], false),
+            log: &[("passkey", Success, None)],
+            summary: None,
+        },
+        Row {
+            name: "passwordless: a synced passkey says swk",
+            from: FlowState::Password,
+            event: passkey_accepted("u", true),
+            next: Some("complete"),
+            does: Finish(Destination::App, &["swk", "mfa"], false),
+            log: &[("passkey", Success, None)],
+            summary: None,
+        },
+        Row {
+            name: "second step: the user's passkey",
+            from: second_factor(),
+            event: passkey_accepted("u", false),
+            next: Some("complete"),
+            does: Finish(Destination::App, &["pwd", "hwk", "mfa"], false),
+            log: &[("passkey", Success, None)],
+            summary: None,
+        },
+        Row {
+            name: "second step: another account's passkey",
+            from: second_factor(),
+            event: passkey_accepted("someone-else", false),
+            next: None,
+            does: Retry(ErrorCode::PasskeyFailed),
+            log: &[("passkey", fail, Some(StepReason::PasskeyRemoved))],
+            summary: Some((Failure, Some(ErrorCode::PasskeyFailed))),
+        },
+        Row {
+            name: "a cloned passkey",
+            from: second_factor(),
+            event: passkey_refused(PasskeyRefusal::CounterWentBack, None),
+            next: None,
+            does: Retry(ErrorCode::PasskeyFailed),
+            log: &[("passkey", fail, Some(StepReason::PasskeyCounterWentBack))],
+            summary: Some((Failure, Some(ErrorCode::PasskeyFailed))),
+        },
+        Row {
+            name: "a passkey without user verification",
+            from: FlowState::Password,
+            event: passkey_refused(PasskeyRefusal::NotVerified, None),
+            next: None,
+            does: Retry(ErrorCode::PasskeyFailed),
+            log: &[("passkey", fail, Some(StepReason::PasskeyNotVerified))],
+            summary: Some((Failure, Some(ErrorCode::PasskeyFailed))),
+        },
+        Row {
+            name: "a passkey the policy refuses",
+            from: FlowState::Password,
+            event: passkey_refused(PasskeyRefusal::Policy(PolicyRefusal::PasswordlessOff), None),
+            next: None,
+            does: Retry(ErrorCode::PasskeyNotAllowed),
+            log: &[("passkey", fail, Some(StepReason::PasskeyNotAllowed))],
+            summary: Some((Failure, Some(ErrorCode::PasskeyNotAllowed))),
+        },
+        Row {
+            name: "the bad answer that locks the second step",
+            from: second_factor(),
+            event: passkey_refused(
+                PasskeyRefusal::Invalid("signature".into()),
+                Some(FailureRecorded::Locked { until: NOW }),
+            ),
+            next: None,
+            does: Retry(ErrorCode::SecondFactorLocked),
+            log: &[("passkey", fail, Some(StepReason::SecondFactorLocked))],
+            summary: Some((Failure, Some(ErrorCode::SecondFactorLocked))),
+        },
+        Row {
+            name: "a passkey while the second step is locked",
+            from: second_factor(),
+            event: Event::PasskeyChecked(PasskeyOutcome::Locked { until: NOW }),
+            next: None,
+            does: Retry(ErrorCode::SecondFactorLocked),
+            log: &[("passkey", fail, Some(StepReason::SecondFactorLocked))],
+            summary: Some((Failure, Some(ErrorCode::SecondFactorLocked))),
+        },
+        Row {
+            name: "a passkey at the forced registration is not a way past it",
+            from: register(),
+            event: passkey_accepted("u", false),
+            next: None,
+            does: Show,
+            log: &[],
             summary: None,
         },
         Row {
@@ -626,6 +764,9 @@ fn does(then: &Then) -> Does {
                 &["pwd", "otp", "mfa"],
                 &["pwd", "rec", "mfa"],
                 &["pwd", "swk", "mfa"],
+                &["pwd", "hwk", "mfa"],
+                &["hwk", "mfa"],
+                &["swk", "mfa"],
                 &["tap", "mfa"],
             ];
             let amr = known

@@ -117,8 +117,13 @@ pub(super) fn password_step(
 
 /// Adds a method's `amr` values to those already earned (`mfa` once two factors are in).
 pub fn amr_with(amr: &[String], kind: MethodKind) -> Vec<String> {
+    amr_plus(amr, kind.amr())
+}
+
+/// `amr` with `value` and `mfa` added (each once).
+pub fn amr_plus(amr: &[String], value: &str) -> Vec<String> {
     let mut out = amr.to_vec();
-    for v in [kind.amr(), "mfa"] {
+    for v in [value, "mfa"] {
         if !out.iter().any(|m| m == v) {
             out.push(v.to_owned());
         }
@@ -163,6 +168,7 @@ pub(super) fn second_factor_step(
                 MethodKind::Push => {
                     format!("push approved on '{method_name}' with the matching number")
                 }
+                MethodKind::Passkey => format!("passkey '{method_name}' accepted"),
                 MethodKind::RecoveryCodes => {
                     format!("recovery code accepted and used up; {remaining} left")
                 }
@@ -203,6 +209,7 @@ pub(super) fn second_factor_step(
                 (MethodKind::Push, _) => {
                     format!("push answered on '{method_name}' with a wrong number")
                 }
+                (MethodKind::Passkey, _) => format!("passkey '{method_name}' refused"),
                 (MethodKind::RecoveryCodes, CodeRefusal::Replay) => {
                     "recovery code already used".to_owned()
                 }
