@@ -156,6 +156,9 @@ async fn build(
     } else {
         None
     };
+    let passkeys =
+        crate::passkeys::Passkeys::new(&issuer, &config.organisation, config.passkeys.clone())
+            .map_err(StartError)?;
     let config_client_cache_seconds = config.tokens.client_cache_seconds;
     let signin_rate = f64::from(config.limits.signin_per_minute);
     let token_rate = f64::from(config.limits.token_per_second);
@@ -183,6 +186,7 @@ async fn build(
         )),
         wakeups: Arc::new(crate::push::wakeup::InProcess::default()),
         web_push,
+        passkeys,
         stopping: tokio::sync::watch::channel(false).0,
     })))
 }

@@ -45,6 +45,9 @@ pub struct Config {
     /// Days the audit log of administrative changes is kept.
     pub audit_log_days: i64,
     pub web_push: WebPushConfig,
+    /// Passkeys and security keys: passwordless sign-in, synced or device-bound, attestation,
+    /// allowed and blocked models.
+    pub passkeys: postern_core::credential::passkey::PasskeyPolicy,
 }
 
 /// HTTPS without a reverse proxy: Postern terminates TLS itself with these PEM files, and picks
@@ -269,6 +272,7 @@ impl Default for Config {
             signin_log_days: 30,
             audit_log_days: 365,
             web_push: WebPushConfig::default(),
+            passkeys: Default::default(),
         }
     }
 }
@@ -342,6 +346,9 @@ impl Config {
         }
         if !(10..=600).contains(&self.policy.push_timeout_seconds) {
             return bad("policy.push_timeout_seconds must be between 10 and 600".into());
+        }
+        if let Err(e) = self.passkeys.validate() {
+            return bad(e);
         }
         if !(0..=365).contains(&self.policy.remember_device_days) {
             return bad("policy.remember_device_days must be between 0 and 365".into());

@@ -16,6 +16,7 @@ pub mod lockout;
 pub mod methods;
 pub mod metrics;
 pub mod pages;
+pub mod passkeys;
 pub mod push;
 pub mod ratelimit;
 pub mod routes;

@@ -33,6 +33,8 @@ pub struct SignInPage {
     pub action: String,
     pub csrf: String,
     pub username: String,
+    /// "Sign in with a passkey" and passkey autofill (policy `passkeys.passwordless`).
+    pub passwordless: bool,
     pub notice: Option<String>,
     pub error: Option<ErrorView>,
 }
@@ -71,6 +73,27 @@ pub struct SecondFactorPage {
     pub remember_days: Option<i64>,
     pub other_url: String,
     pub notice: Option<String>,
+    pub error: Option<ErrorView>,
+}
+
+/// A passkey ceremony's page: the second step, or registering one at the interrupt (50079).
+/// The ceremony runs in `postern.js`; without JavaScript the page says so and links on.
+#[derive(Template)]
+#[template(path = "passkey.html")]
+pub struct PasskeyPage {
+    pub org: String,
+    pub client_name: String,
+    pub username: String,
+    pub heading: String,
+    pub instruction: String,
+    pub button: String,
+    /// `sign-in` or `register`.
+    pub mode: &'static str,
+    pub action: String,
+    pub options_url: String,
+    pub csrf: String,
+    pub other_url: String,
+    pub other_label: String,
     pub error: Option<ErrorView>,
 }
 
@@ -160,6 +183,7 @@ pub struct RegisterPage {
     pub action: String,
     /// Registering the Postern Authenticator instead.
     pub authenticator_url: String,
+    pub passkey_url: String,
     pub csrf: String,
     pub enroll: EnrollView,
     pub error: Option<ErrorView>,
@@ -232,6 +256,8 @@ pub struct SignInRow {
 pub struct SecurityPage {
     pub org: String,
     pub username: String,
+    /// Passkeys can be added on this server.
+    pub passkeys: bool,
     pub csrf: String,
     pub notice: Option<String>,
     pub error: Option<ErrorView>,

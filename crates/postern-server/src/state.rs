@@ -44,6 +44,8 @@ pub struct Inner {
     /// Web Push notifications to subscribed devices (None when turned off, and for `postern
     /// admin`, which sends none).
     pub web_push: Option<Arc<crate::push::web_push::WebPush>>,
+    /// The WebAuthn relying party (passkeys) and its policy.
+    pub passkeys: crate::passkeys::Passkeys,
     /// Turns true when the server begins to stop: long-lived streams end so that the graceful
     /// shutdown does not wait for them forever.
     pub stopping: tokio::sync::watch::Sender<bool>,

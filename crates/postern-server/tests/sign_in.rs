@@ -1,4 +1,4 @@
-//! The sign-in pages against the real server: password, second factors and their attacks, temporary access passes, Security info, and the helpdesk's diagnosis of a sign-in.
+//! The sign-in pages against the real server: password, second factors and their attacks, passkeys, temporary access passes, Security info, and the helpdesk's diagnosis of a sign-in.
 //! One test binary, a module per file (one link instead of 6 on two cores).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -8,6 +8,8 @@ mod common;
 mod access_pass;
 #[path = "sign_in/diagnosis.rs"]
 mod diagnosis;
+#[path = "sign_in/passkeys.rs"]
+mod passkeys;
 #[path = "sign_in/second_factor.rs"]
 mod second_factor;
 #[path = "sign_in/second_factor_attacks.rs"]

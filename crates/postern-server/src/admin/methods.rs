@@ -14,8 +14,9 @@ use postern_core::user::User;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-/// One method. `type` is `authenticator` (a Postern Authenticator device: push and its codes),
-/// `totp` (an authenticator app), `recovery_codes` or `temporary_access_pass`.
+/// One method. `type` is `passkey` (a passkey or security key), `authenticator` (a Postern
+/// Authenticator device: push and its codes), `totp` (an authenticator app), `recovery_codes` or
+/// `temporary_access_pass`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MethodView {
     pub id: String,
@@ -58,10 +59,20 @@ pub struct MethodView {
     /// Temporary access pass: `usable`, `expired` or `used`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<PassState>,
+    /// Passkeys: the authenticator model's AAGUID, when it gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aaguid: Option<String>,
+    /// Passkeys: the model's name, when the AAGUID is a known one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Passkeys: synced between devices (else bound to one device or security key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synced: Option<bool>,
 }
 
 fn type_of(kind: MethodKind) -> &'static str {
     match kind {
+        MethodKind::Passkey => "passkey",
         MethodKind::Push => "authenticator",
         MethodKind::Totp => "totp",
         MethodKind::RecoveryCodes => "recovery_codes",
@@ -84,7 +95,14 @@ async fn method_view(
         ),
         _ => (None, None, None),
     };
+    let (aaguid, synced) = match &m.secret {
+        MethodSecret::Passkey { aaguid, synced, .. } => (aaguid.clone(), Some(*synced)),
+        _ => (None, None),
+    };
     Ok(MethodView {
+        model: postern_core::credential::passkey::model_name(aaguid.as_deref()).map(Into::into),
+        aaguid,
+        synced,
         id: m.id.clone(),
         kind: type_of(m.kind()).into(),
         name: m.name.clone(),
@@ -116,6 +134,9 @@ fn pass_view(p: &AccessPass, now: OffsetDateTime) -> MethodView {
         expires: Some(p.expires),
         once: Some(p.once),
         state: Some(p.state(now)),
+        aaguid: None,
+        model: None,
+        synced: None,
     }
 }
 

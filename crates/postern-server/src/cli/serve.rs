@@ -32,6 +32,10 @@ pub async fn run(config: Config, args: ServeArgs) -> Result<(), String> {
     };
     tracing::info!(issuer = %server.issuer, "Postern is listening on {scheme}://{}", server.addr);
     println!("Postern is running at {}", server.issuer);
+    if let Some(why) = server.state.passkeys.unavailable() {
+        tracing::warn!("{why}");
+        println!("  Note: {why}.");
+    }
     let demo = if args.demo {
         let hub = crate::demo::start(&server.issuer, demo_listen).await?;
         let seeded = crate::demo::seed(&server.state, &hub.url).await?;

@@ -46,6 +46,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/signin/{flow}", get(signin::show).post(signin::submit))
         .route("/signin/{flow}/other", get(signin::other_ways))
+        .route("/signin/{flow}/passkey", post(signin::passkey_submit))
+        .route(
+            "/signin/{flow}/passkey/options",
+            post(signin::passkey_options),
+        )
         .route("/signin/{flow}/push", post(signin::push_retry))
         .route("/signin/{flow}/push/events", get(signin::push_events))
         .route("/signin/{flow}/continue", get(signin::carry_on))
@@ -60,6 +65,14 @@ pub fn router(state: AppState) -> Router {
             get(account::start_totp).post(account::add_totp),
         )
         .route("/account/security/push", get(account::add_push))
+        .route(
+            "/account/security/passkey",
+            get(account::start_passkey).post(account::add_passkey),
+        )
+        .route(
+            "/account/security/passkey/options",
+            post(account::passkey_options),
+        )
         .route(
             "/account/security/push-unblock",
             post(account::unblock_push),

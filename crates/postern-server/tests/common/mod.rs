@@ -16,7 +16,7 @@ use postern_server::app::{RunningServer, start};
 use postern_server::config::Config;
 pub use postern_store::Backend;
 use postern_store::testing::TestDatabase;
-use serde_json::Value;
+use serde_json::{Value, json};
 pub mod cdp;
 pub mod push_service;
 pub mod qr;
@@ -27,6 +27,7 @@ mod browser;
 mod factors;
 mod oidc;
 mod pages;
+mod passkey;
 mod push;
 mod server;
 
@@ -36,6 +37,8 @@ pub use browser::*;
 pub use factors::*;
 pub use oidc::*;
 pub use pages::*;
+#[allow(unused_imports)]
+pub use passkey::*;
 use postern_store::Store;
 #[allow(unused_imports)]
 pub use push::*;

@@ -24,6 +24,22 @@ impl TestServer {
         Self::start_node(&url, Some(db), tweak).await
     }
 
+    /// A server whose issuer is `http://localhost:PORT`, as passkeys need (WebAuthn RP ids are
+    /// domain names, and browsers treat `localhost` as a secure context).
+    pub async fn start_localhost(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Self::start_with(backend, |c| {
+            c.listen = format!("127.0.0.1:{port}").parse().unwrap();
+            c.issuer = Some(format!("http://localhost:{port}"));
+            tweak(c);
+        })
+        .await
+    }
+
     /// Starts a server on an existing database (another node of the same deployment); the
     /// database is dropped by whichever node owns it (`db`).
     pub async fn start_node(

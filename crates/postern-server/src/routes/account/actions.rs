@@ -9,13 +9,14 @@ use crate::http::errors::{self, ErrorContext};
 use crate::methods::recovery;
 use crate::methods::totp::{self, Finished};
 use crate::pages::{self, RecoveryCodesPage, TotpEnrollPage};
+use crate::passkeys;
 use crate::signin;
 use crate::state::AppState;
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use postern_core::ErrorCode;
 use postern_store::{MethodRemoval, StoreError};
 
@@ -155,6 +156,139 @@ pub async fn add_totp(
                     ),
                 };
             Ok(enroll_page(&state, &account, enroll, Some(view)))
+        },
+    )
+    .await
+}
+
+/// The page that registers a passkey from Security info.
+fn passkey_page(state: &AppState, account: &Account, error: Option<pages::ErrorView>) -> Response {
+    pages::render(&pages::PasskeyPage {
+        org: state.config.organisation.clone(),
+        client_name: "Security info".into(),
+        username: account.user.username.clone(),
+        heading: "Add a passkey or security key".into(),
+        instruction: "Create a passkey on this device, or touch your security key: your browser asks for your fingerprint, face, PIN or screen lock. Next time you sign in with it, nothing to type.".into(),
+        button: "Create a passkey".into(),
+        mode: "register",
+        action: "/account/security/passkey".into(),
+        options_url: "/account/security/passkey/options".into(),
+        csrf: account.csrf(state),
+        other_url: "/account/security".into(),
+        other_label: "Back to Security info".into(),
+        error,
+    })
+}
+
+/// `GET /account/security/passkey`: "Add a passkey or security key".
+pub async fn start_passkey(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+) -> Response {
+    with_account(
+        state,
+        rid,
+        headers,
+        None,
+        Guard::SecondFactor,
+        |state, account, _, ctx| async move {
+            let error = state
+                .passkeys
+                .unavailable()
+                .map(|why| ctx.view(ErrorCode::InvalidRequest, Some(format!("{why}."))));
+            Ok(passkey_page(&state, &account, error))
+        },
+    )
+    .await
+}
+
+/// `POST /account/security/passkey/options`: the registration options for the page's script
+/// (the user's passkeys excluded), the ceremony kept for this session.
+pub async fn passkey_options(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    with_account(
+        state,
+        rid,
+        headers,
+        Some((&body, &["csrf"])),
+        Guard::SecondFactor,
+        |state, account, _, ctx| async move {
+            if let Some(why) = state.passkeys.unavailable() {
+                let why = Some(format!("{why}."));
+                return Ok(errors::page(&state, ErrorCode::InvalidRequest, why, &ctx));
+            }
+            let methods = state.store.list_methods(&account.user.id).await?;
+            let key = passkeys::session_key(&account.session.id_hash);
+            let options = passkeys::register::start(&state, &key, &account.user, &methods).await?;
+            let mut res = axum::Json(options).into_response();
+            res.headers_mut().insert(
+                header::CACHE_CONTROL,
+                axum::http::HeaderValue::from_static("no-store"),
+            );
+            Ok(res)
+        },
+    )
+    .await
+}
+
+/// `POST /account/security/passkey`: the browser's new credential; saved if it checks out and
+/// the policy admits it.
+pub async fn add_passkey(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let fields = ["csrf", "credential", "name"];
+    with_account(
+        state,
+        rid,
+        headers,
+        Some((&body, &fields)),
+        Guard::SecondFactor,
+        |state, account, params, ctx| async move {
+            let answer = params.get("credential").unwrap_or_default();
+            let name = params.get("name").unwrap_or_default();
+            let key = passkeys::session_key(&account.session.id_hash);
+            let refusal = if answer.is_empty() || answer.len() > 64 * 1024 {
+                ctx.view(
+                    ErrorCode::MissingParameter,
+                    Some("The browser sent no passkey. Try again.".into()),
+                )
+            } else {
+                match passkeys::register::finish(&state, &key, &account.user, answer, name).await? {
+                    Ok(method) => {
+                        let synced = matches!(
+                            method.secret,
+                            postern_core::credential::method::MethodSecret::Passkey {
+                                synced: true,
+                                ..
+                            }
+                        );
+                        // The ceremony verified the user: a second factor proven in this session.
+                        let amr = postern_core::flow::amr_plus(
+                            &account.session.amr,
+                            postern_core::credential::passkey::amr(synced),
+                        );
+                        state
+                            .store
+                            .update_session_amr(&account.session.id_hash, &amr)
+                            .await?;
+                        tracing::info!(user = %account.user.id, method = %method.id, "passkey registered");
+                        return Ok(signin::redirect("/account/security?notice=passkey-added"));
+                    }
+                    Err(refused) => {
+                        tracing::info!(user = %account.user.id, why = %refused.words(), "passkey registration refused");
+                        ctx.view(refused.code(), Some(refused.shown()))
+                    }
+                }
+            };
+            Ok(passkey_page(&state, &account, Some(refusal)))
         },
     )
     .await

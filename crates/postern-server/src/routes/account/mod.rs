@@ -25,8 +25,8 @@ use postern_core::user::User;
 use postern_store::StoreError;
 
 pub use actions::{
-    add_push, add_totp, create_recovery_codes, forget_devices, remove_method, set_default,
-    sign_out_everywhere, start_totp, unblock_push,
+    add_passkey, add_push, add_totp, create_recovery_codes, forget_devices, passkey_options,
+    remove_method, set_default, sign_out_everywhere, start_passkey, start_totp, unblock_push,
 };
 
 /// A signed-in user on Security info.
@@ -106,6 +106,7 @@ pub async fn sign_in(
 fn notice_text(key: &str) -> Option<&'static str> {
     Some(match key {
         "totp-added" => "Authenticator app added. It's ready for your next sign-in.",
+        "passkey-added" => "Passkey added. Next time, sign in with it: no password or code needed.",
         "removed" => "Method removed.",
         "default" => "Default method changed.",
         "push-on" => "Push requests are turned back on.",
@@ -194,6 +195,20 @@ pub(crate) async fn render(
                 seen.map(iso8601).unwrap_or_else(|| "never".into())
             ));
         }
+        if let postern_core::credential::method::MethodSecret::Passkey { aaguid, synced, .. } =
+            &m.secret
+        {
+            let model = postern_core::credential::passkey::model_name(aaguid.as_deref());
+            let kind = if *synced {
+                "Synced passkey (on your other devices too)"
+            } else {
+                "Device-bound (stays on this device or key)"
+            };
+            row.detail = Some(match model {
+                Some(model) if model != m.name => format!("{kind}; {model}"),
+                _ => kind.to_owned(),
+            });
+        }
     }
     let remembered_count = state
         .store
@@ -229,6 +244,7 @@ pub(crate) async fn render(
     Ok(pages::render(&SecurityPage {
         org: state.config.organisation.clone(),
         username: account.user.username.clone(),
+        passkeys: state.passkeys.available(),
         csrf: account.csrf(state),
         notice,
         error: None,

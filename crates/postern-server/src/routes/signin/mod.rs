@@ -7,6 +7,7 @@
 mod access_pass;
 mod carry;
 pub mod open;
+mod passkey;
 mod password;
 mod push;
 mod register;
@@ -28,6 +29,7 @@ use postern_core::flow::FlowState;
 use postern_store::StoreError;
 
 pub use access_pass::{show as access_pass_form, submit as access_pass_submit};
+pub use passkey::{options as passkey_options, submit as passkey_submit};
 pub use push::{events as push_events, retry as push_retry};
 pub use second_factor::{carry_on, other_ways};
 
@@ -76,6 +78,14 @@ pub async fn show(
                 return errors::page(&state, ErrorCode::RateLimited, None, &ctx);
             }
             register::authenticator_page(&state, &flow, user_id).await
+        }
+        FlowState::RegisterSecondFactor { user_id, .. }
+            if query.get("setup") == Some("passkey") =>
+        {
+            match ways::username_of(&state, user_id).await {
+                Ok(username) => Ok(passkey::register_page(&state, &flow, &username, None)),
+                Err(e) => Err(e),
+            }
         }
         FlowState::RegisterSecondFactor { user_id, .. } => {
             register::page(&state, &flow, user_id, None, None).await

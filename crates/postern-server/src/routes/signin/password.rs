@@ -32,6 +32,7 @@ pub(super) fn form_page(
         action: format!("/signin/{}", flow.id),
         csrf: flow.csrf.clone(),
         username: username.to_owned(),
+        passwordless: state.passkeys.passwordless(),
         notice: notice.map(str::to_owned),
         error,
     })

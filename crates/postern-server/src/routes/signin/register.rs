@@ -65,6 +65,7 @@ pub(super) async fn page(
         username: user.username,
         action: format!("/signin/{}", flow.id),
         authenticator_url: format!("/signin/{}?setup=authenticator", flow.id),
+        passkey_url: format!("/signin/{}?setup=passkey", flow.id),
         csrf: flow.csrf.clone(),
         enroll,
         error,
@@ -113,6 +114,7 @@ pub(super) async fn submit(
     let registration = match totp::finish(state, &user, token, code, name).await? {
         Finished::Added(method) => Registration::Added {
             kind: method.kind(),
+            amr: method.kind().amr(),
             name: method.name,
         },
         // The same page posted twice at once: the other post finished this sign-in.

@@ -5,7 +5,7 @@
 use super::Answer;
 use super::carry::{Carried, Who, carry, flow_page};
 use super::open::{OpenFlow, gone};
-use super::ways::{choices, username_of};
+use super::ways::{choices, usable_here, username_of};
 use crate::http::RequestId;
 use crate::http::errors::{self, ErrorContext};
 use crate::methods;
@@ -44,7 +44,7 @@ pub(super) async fn prompt(
     headers: &HeaderMap,
     ctx: &ErrorContext,
 ) -> Answer {
-    let methods = state.store.list_methods(user_id).await?;
+    let methods = usable_here(state, state.store.list_methods(user_id).await?);
     let standing = if choice::needs_standing(&methods, picked) {
         push::standing(state, user_id).await?
     } else {
@@ -65,11 +65,15 @@ pub(super) async fn prompt(
     };
     let (method, notice) = match asked {
         Ask::Code { method, notice } => (method, notice.map(str::to_owned)),
+        Ask::Passkey(_) => {
+            let username = username_of(state, user_id).await?;
+            return Ok(super::passkey::prompt_page(state, flow, &username, error));
+        }
         Ask::Push(_) | Ask::Stranded => return Ok(stranded(state, ctx)),
     };
     let username = username_of(state, user_id).await?;
     let (heading, instruction, inputmode) = match method.kind() {
-        MethodKind::Push => return Ok(stranded(state, ctx)),
+        MethodKind::Push | MethodKind::Passkey => return Ok(stranded(state, ctx)),
         MethodKind::Totp => (
             "Enter code",
             format!(
@@ -113,7 +117,7 @@ pub async fn other_ways(State(state): State<AppState>, opened: OpenFlow) -> Resp
         return flow_page(&flow);
     };
     let shown = async {
-        let methods = state.store.list_methods(user_id).await?;
+        let methods = usable_here(&state, state.store.list_methods(user_id).await?);
         let choices = choices(&flow, &methods, None);
         if choices.is_empty() {
             return Ok(stranded(&state, &ctx));

@@ -20,6 +20,18 @@ pub(super) async fn username_of(
         .unwrap_or_default())
 }
 
+/// The user's methods that can be used on this server (no passkeys where the issuer cannot have
+/// them).
+pub(super) fn usable_here(state: &AppState, methods: Vec<Method>) -> Vec<Method> {
+    if state.passkeys.available() {
+        return methods;
+    }
+    methods
+        .into_iter()
+        .filter(|m| m.kind() != MethodKind::Passkey)
+        .collect()
+}
+
 /// "Sign in another way": a link for every usable method of the user, but those of kind
 /// `except` (the 500121 page offers push as "Send another request" instead).
 pub(super) fn choices(flow: &Flow, methods: &[Method], except: Option<MethodKind>) -> Vec<Choice> {
@@ -28,11 +40,19 @@ pub(super) fn choices(flow: &Flow, methods: &[Method], except: Option<MethodKind
         label: "Use a temporary access pass from the helpdesk".into(),
         hint: Some("when none of your methods works".into()),
     };
+    // One door for every passkey: the browser offers whichever of them it holds.
+    let first_passkey = methods.iter().find(|m| m.kind() == MethodKind::Passkey);
     usable(methods)
         .filter(|m| Some(m.kind()) != except)
+        .filter(|m| m.kind() != MethodKind::Passkey || first_passkey.map(|p| &p.id) == Some(&m.id))
         .map(|m| {
             let href = format!("/signin/{}?method={}", flow.id, m.id);
             match m.kind() {
+                MethodKind::Passkey => Choice {
+                    href,
+                    label: "Use a passkey or security key".into(),
+                    hint: Some("your fingerprint, face, PIN or screen lock".into()),
+                },
                 MethodKind::Push => Choice {
                     href,
                     label: format!(
