@@ -27,7 +27,8 @@ document.querySelectorAll("[data-push-events]").forEach(function (status) {
 // Passkeys (WebAuthn). A form with data-passkey runs the browser's ceremony: it asks the server
 // for options (data-passkey-options), calls navigator.credentials, and posts the answer as the
 // form's "credential" field, so the server answers with an ordinary page. On the first sign-in
-// page ("passwordless") it also offers the browser's passkey autofill where supported.
+// page ("passwordless") it also offers the browser's passkey autofill where supported, but not
+// on a page that shows an error (an answer refused must not be sent again by itself).
 (function () {
   var forms = document.querySelectorAll("form[data-passkey]");
   if (!forms.length || !window.PublicKeyCredential || !navigator.credentials) { return; }
@@ -130,7 +131,7 @@ document.querySelectorAll("[data-push-events]").forEach(function (status) {
         run(false).catch(failed);
       });
     }
-    if (mode === "passwordless" && PublicKeyCredential.isConditionalMediationAvailable) {
+    if (form.hasAttribute("data-passkey-autofill") && PublicKeyCredential.isConditionalMediationAvailable) {
       PublicKeyCredential.isConditionalMediationAvailable().then(function (yes) {
         if (yes) { run(true).catch(failed); }
       });

@@ -16,7 +16,7 @@ use postern_server::app::{RunningServer, start};
 use postern_server::config::Config;
 pub use postern_store::Backend;
 use postern_store::testing::TestDatabase;
-use serde_json::{Value, json};
+use serde_json::Value;
 pub mod cdp;
 pub mod push_service;
 pub mod qr;
@@ -30,6 +30,7 @@ mod pages;
 mod passkey;
 mod push;
 mod server;
+pub mod test_key;
 
 #[allow(unused_imports)]
 pub use admin::*;

@@ -272,7 +272,7 @@ async fn refusals_explain_themselves(backend: Backend) {
     key.forge_signature = true;
     let (fresh, body, _) = first_page(&server, &client).await;
     let options = fresh.passkey_options(&body).await;
-    let forged = key.sign(&server, &options);
+    let forged = key.get(&server, &options);
     let landing = fresh.answer_passkey(&body, &forged, None).await;
     assert_eq!(shown_error(landing.body()), Some(990015));
     let replayed = fresh.answer_passkey(&body, &forged, None).await;
@@ -281,7 +281,7 @@ async fn refusals_explain_themselves(backend: Backend) {
         "{}",
         replayed.body()
     );
-    let good_after = key.sign(&server, &options);
+    let good_after = key.get(&server, &options);
     let landing = fresh.answer_passkey(&body, &good_after, None).await;
     assert!(
         landing.body().contains("had expired"),
@@ -339,7 +339,7 @@ async fn registration_rules(backend: Backend) {
     assert_eq!(excluded, [id.as_str()]);
     let mut options_without = options.clone();
     options_without["publicKey"]["excludeCredentials"] = json!([]);
-    let again = key.register(&server, &options_without);
+    let again = key.create(&server, &options_without);
     let landing = browser.answer_passkey(page.body(), &again, None).await;
     assert!(
         landing.body().contains("already registered"),
