@@ -9,7 +9,7 @@ use postern_core::client::ClientKind;
 use postern_core::credential::method::MethodKind;
 use postern_core::oidc::jws::SigningAlg;
 use postern_core::signin_log::{SignInResult, StepReason};
-use serde_json::json;
+use serde_json::{Value, json};
 
 const GPM: &str = "ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4";
 const YUBIKEY: &str = "2fc0579f-8113-47ea-b116-bb5a8db9202a";
@@ -512,3 +512,72 @@ crate::on_both_backends!(
     the_registration_interrupt_offers_a_passkey,
     wrong_answers_count_in_the_second_step_lockout,
 );
+
+/// The helpdesk sees passkeys among the methods (API, `postern admin`'s data, the diagnosis) and
+/// reads a cloned passkey's sign-in in plain words, from the request id on the user's page.
+async fn the_helpdesk_sees_passkeys_and_reads_why(backend: Backend) {
+    let server = TestServer::start_localhost(backend, |_| {}).await;
+    let (client, _) = server
+        .create_client(ClientKind::Public, SigningAlg::RS256)
+        .await;
+    let (browser, _) = signed_in_with_app(&server, "ivy").await;
+    let mut key = TestKey::new().model(YUBIKEY);
+    browser.add_passkey(&server, &mut key, None).await;
+    let (token, _) =
+        create_admin_token(&server, "desk", postern_core::admin::Role::Helpdesk, None).await;
+    let http = reqwest::Client::new();
+    let methods: Value = http
+        .get(server.url("/admin/v1/users/ivy/authentication/methods"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let passkey = methods
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["type"] == "passkey")
+        .expect("a passkey among the methods");
+    assert_eq!(passkey["name"], "YubiKey 5 NFC");
+    assert_eq!(passkey["model"], "YubiKey 5 NFC");
+    assert_eq!(passkey["aaguid"], YUBIKEY);
+    assert_eq!(passkey["synced"], false);
+
+    let (fresh, body, _) = first_page(&server, &client).await;
+    fresh
+        .use_passkey(&server, &body, &mut key, None)
+        .await
+        .app_url();
+    key.counter = 0;
+    let (fresh, body, _) = first_page(&server, &client).await;
+    let landing = fresh.use_passkey(&server, &body, &mut key, None).await;
+    let Landing::Page { request_id, .. } = &landing else {
+        panic!("a page");
+    };
+    let diagnosis: Value = http
+        .get(server.url(&format!("/admin/v1/signins/{request_id}/diagnosis")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cause = diagnosis["cause"].to_string();
+    assert!(
+        cause.contains("possible cloned authenticator"),
+        "{diagnosis}"
+    );
+    assert!(
+        diagnosis
+            .to_string()
+            .contains("Treat the passkey as compromised"),
+        "{diagnosis}"
+    );
+    server.stop().await;
+}
+
+crate::on_both_backends!(the_helpdesk_sees_passkeys_and_reads_why);

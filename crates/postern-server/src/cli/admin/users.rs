@@ -148,6 +148,17 @@ fn print_methods(username: &str, methods: &Value) {
         if let Some(v) = m["app_version"].as_str() {
             line.push_str(&format!(", app {v}"));
         }
+        match m["synced"].as_bool() {
+            Some(true) => line.push_str(", synced passkey"),
+            Some(false) => line.push_str(", device-bound"),
+            None => {}
+        }
+        if let Some(aaguid) = m["aaguid"].as_str() {
+            match m["model"].as_str() {
+                Some(model) => line.push_str(&format!(", {model} (AAGUID {aaguid})")),
+                None => line.push_str(&format!(", AAGUID {aaguid}")),
+            }
+        }
         match m["notifications"].as_u64() {
             Some(0) => line.push_str(", notifications off"),
             Some(_) => line.push_str(", notifications on"),

@@ -394,6 +394,7 @@ pub struct MethodRow {
 
 fn type_label(kind: &str) -> &'static str {
     match kind {
+        "passkey" => "Passkey or security key",
         "authenticator" => "Postern Authenticator (push)",
         "totp" => "Authenticator app (code)",
         "recovery_codes" => "Recovery codes",
@@ -413,6 +414,16 @@ impl From<&MethodView> for MethodRow {
         }
         if let Some(n) = m.codes_left {
             detail.push(format!("{n} of 10 codes left"));
+        }
+        match m.synced {
+            Some(true) => detail.push("synced".into()),
+            Some(false) => detail.push("device-bound".into()),
+            None => {}
+        }
+        match (&m.model, &m.aaguid) {
+            (Some(model), Some(aaguid)) => detail.push(format!("{model} (AAGUID {aaguid})")),
+            (None, Some(aaguid)) => detail.push(format!("AAGUID {aaguid}")),
+            _ => {}
         }
         MethodRow {
             id: m.id.clone(),
