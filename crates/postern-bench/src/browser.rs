@@ -1,6 +1,6 @@
 //! What a simulated browser does in a sign-in, one request at a time: the application's
-//! authorization request, the sign-in pages (password, second factor), and the application's
-//! code exchange. Each browser keeps one HTTP connection (as a real browser does) and a fresh
+//! authorization request, the sign-in pages (password, second factor, the passkey form's
+//! attributes), and the application's code exchange. Each browser keeps one HTTP connection (as a real browser does) and a fresh
 //! cookie jar per sign-in; redirects are followed by hand, as the pages ask.
 
 use postern_core::random::{OsRandom, token};
@@ -22,6 +22,15 @@ pub struct Started {
     pub verifier: String,
     /// The anti-forgery token of the page's form.
     pub csrf: String,
+    /// The page's form for signing in with a passkey alone, when it has one.
+    pub passwordless: Option<PasskeyForm>,
+}
+
+/// A `<form data-passkey=…>`: where the page's script asks for the WebAuthn options and where it
+/// posts the authenticator's answer (both paths, HTML-unescaped).
+pub struct PasskeyForm {
+    pub action: String,
+    pub options: String,
 }
 
 /// The second-factor page's form.
@@ -31,10 +40,16 @@ pub struct CodeForm {
     pub method: String,
 }
 
+/// `localhost` is the server at 127.0.0.1 (the port the URL's): never `::1`, where nothing listens.
+pub fn localhost() -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
 /// A browser with no redirect following and its own connection pool.
 pub fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .resolve("localhost", localhost())
         .build()
         .unwrap()
 }
@@ -53,6 +68,60 @@ pub fn between<'a>(body: &'a str, start: &str, end: &str) -> Option<&'a str> {
     Some(&body[s..e])
 }
 
+/// The text of an HTML attribute value (the entities Postern's templates write).
+pub fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let Some(end) = after.find(';').filter(|&e| e <= 8) else {
+            out.push('&');
+            rest = after;
+            continue;
+        };
+        let entity = &after[..end];
+        let c = match entity {
+            "amp" => Some('&'),
+            "quot" => Some('"'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "apos" => Some('\''),
+            _ => entity
+                .strip_prefix("#x")
+                .or_else(|| entity.strip_prefix("#X"))
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                .or_else(|| entity.strip_prefix('#').and_then(|d| d.parse().ok()))
+                .and_then(char::from_u32),
+        };
+        match c {
+            Some(c) => {
+                out.push(c);
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The page's `<form data-passkey="{mode}" …>`, as the pages' script finds it.
+pub fn passkey_form(body: &str, mode: &str) -> Option<PasskeyForm> {
+    let marker = body.find(&format!("data-passkey=\"{mode}\""))?;
+    let tag_start = body[..marker].rfind("<form")?;
+    let tag_end = marker + body[marker..].find('>')?;
+    let tag = &body[tag_start..tag_end];
+    let attr = |name: &str| between(tag, &format!(" {name}=\""), "\"").map(unescape);
+    Some(PasskeyForm {
+        action: attr("action")?,
+        options: attr("data-passkey-options")?,
+    })
+}
+
 /// The browser cookie Postern set, as a `Cookie` header value.
 fn browser_cookie(res: &reqwest::Response) -> String {
     res.headers()
@@ -65,7 +134,7 @@ fn browser_cookie(res: &reqwest::Response) -> String {
 }
 
 /// Why a response was not the one expected: the status, the redirect and the page's error code.
-async fn unexpected(what: &str, res: reqwest::Response) -> String {
+pub async fn unexpected(what: &str, res: reqwest::Response) -> String {
     let status = res.status();
     let to = location(&res);
     let body = res.text().await.unwrap_or_default();
@@ -73,12 +142,12 @@ async fn unexpected(what: &str, res: reqwest::Response) -> String {
     format!("{what}: HTTP {status}, location '{to}', error code {code}")
 }
 
-fn sent(what: &str, e: reqwest::Error) -> String {
+pub fn sent(what: &str, e: reqwest::Error) -> String {
     format!("{what}: {e}")
 }
 
 /// The authorization code in a redirect to the application, if that is where it goes.
-fn code_in(app: &App, to: &str) -> Option<String> {
+pub fn code_in(app: &App, to: &str) -> Option<String> {
     if !to.starts_with(&app.redirect) {
         return None;
     }
@@ -89,7 +158,8 @@ fn code_in(app: &App, to: &str) -> Option<String> {
     })
 }
 
-/// `GET /authorize` (PKCE S256) → `GET /signin/{flow}`: the password page.
+/// `GET /authorize` (PKCE S256) → `GET /signin/{flow}`: the password page (and its passkey form
+/// when passkeys are on).
 pub async fn start(http: &reqwest::Client, app: &App) -> Result<Started, String> {
     let verifier = token(&OsRandom, 32);
     let challenge = postern_core::oidc::pkce::challenge_s256(&verifier);
@@ -124,6 +194,7 @@ pub async fn start(http: &reqwest::Client, app: &App) -> Result<Started, String>
         cookie,
         verifier,
         csrf,
+        passwordless: passkey_form(&body, "passwordless"),
     })
 }
 
@@ -260,6 +331,16 @@ pub async fn redeem(
     code: &str,
     verifier: &str,
 ) -> Result<(), String> {
+    redeem_for_tokens(http, app, code, verifier).await.map(drop)
+}
+
+/// [`redeem`], returning the token response's body.
+pub async fn redeem_for_tokens(
+    http: &reqwest::Client,
+    app: &App,
+    code: &str,
+    verifier: &str,
+) -> Result<String, String> {
     let res = http
         .post(format!("{}/token", app.issuer))
         .form(&[
@@ -275,8 +356,7 @@ pub async fn redeem(
     if !res.status().is_success() {
         return Err(unexpected("token", res).await);
     }
-    res.bytes().await.map_err(|e| sent("token", e))?;
-    Ok(())
+    res.text().await.map_err(|e| sent("token", e))
 }
 
 /// One complete password sign-in: authorize → sign-in page → password → code → token.

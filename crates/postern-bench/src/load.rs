@@ -1,5 +1,7 @@
-//! Driving an operation from many tasks for a fixed time and counting what completed.
+//! Driving an operation from many tasks for a fixed time and counting what completed, with the
+//! time each completed operation took (client side, HTTP included).
 
+use crate::push_delivery::Stats;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,6 +14,8 @@ pub struct Outcome {
     pub failed: u64,
     /// Why the first failed operation failed (there may be more reasons).
     pub first_error: Option<String>,
+    /// Nearest-rank percentiles of the completed operations' durations, in ms.
+    pub latency: Option<Stats>,
 }
 
 impl Outcome {
@@ -23,6 +27,14 @@ impl Outcome {
                 self.done, self.failed
             ),
             None => format!("{} completed, {} failed", self.done, self.failed),
+        }
+    }
+
+    /// `p50 X ms, p99 Y ms` of the completed operations.
+    pub fn latencies(&self) -> String {
+        match &self.latency {
+            Some(s) => format!("p50 {:.1} ms, p99 {:.1} ms", s.p50, s.p99),
+            None => "no latency: nothing completed".into(),
         }
     }
 }
@@ -69,26 +81,31 @@ where
             let (op, done, failures, stop) =
                 (op.clone(), done.clone(), failures.clone(), stop.clone());
             tokio::spawn(async move {
+                let mut took = Vec::new();
                 while !stop.load(Ordering::Relaxed) {
+                    let began = Instant::now();
                     let result = op(i).await;
                     if stop.load(Ordering::Relaxed) {
                         break;
                     }
                     match result {
                         Ok(()) => {
+                            took.push(began.elapsed().as_secs_f64() * 1000.0);
                             done.fetch_add(1, Ordering::Relaxed);
                         }
                         Err(why) => failures.record(why),
                     }
                 }
+                took
             })
         })
         .collect();
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     stop.store(true, Ordering::Relaxed);
     let elapsed = start.elapsed().as_secs_f64();
+    let mut took = Vec::new();
     for t in tasks {
-        let _ = t.await;
+        took.extend(t.await.unwrap_or_default());
     }
     let done = done.load(Ordering::Relaxed);
     Outcome {
@@ -96,5 +113,6 @@ where
         done,
         failed: failures.count(),
         first_error: failures.first(),
+        latency: Stats::of(took),
     }
 }

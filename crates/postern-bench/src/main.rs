@@ -1,7 +1,9 @@
 //! `postern-bench`: measures, on this machine,
 //! 1. raw Argon2id verifications per second at the configured parameters (one thread per core);
 //! 2. password sign-ins per second end to end through the real server over HTTP (authorize →
-//!    sign-in page → password → code → token), SQLite;
+//!    sign-in page → password → code → token), SQLite; and in the same run passwordless passkey
+//!    sign-ins per second (authorize → sign-in page → WebAuthn options → a software key's
+//!    signature → code → token), one user and key per browser, registered through Security info;
 //! 3. sign-ins with an authenticator app (TOTP) per second end to end (authorize → password →
 //!    second-factor page → code → authorization code → token), and the code step alone;
 //! 4. client-credentials grants per second (ES256 access tokens), SQLite;
@@ -15,17 +17,21 @@
 //! Run it in release mode: `cargo build --release --bin postern --bin postern-bench &&
 //! ./target/release/postern-bench --seconds 10`. The server is the real `postern` binary in its own
 //! process, with `policy.mfa = when_registered` so that the password-only user of (2) signs
-//! straight in; the load generator runs at idle priority so that it takes only what the server
-//! leaves. It is a harness, not a test: it reports figures and asserts nothing.
+//! straight in, and (for 2–4) the issuer `http://localhost:PORT`, a domain name, so that passkeys
+//! are on; the load generator runs at idle priority so that it takes only what the server leaves.
+//! It is a harness, not a test: it reports figures and asserts nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod browser;
 mod client_credentials;
 mod helpdesk;
 mod load;
+mod passkey;
 mod push;
 mod push_delivery;
 mod server;
+#[path = "../../postern-server/tests/common/test_key.rs"]
+mod test_key;
 mod totp;
 mod web_push_delivery;
 
@@ -35,9 +41,10 @@ use postern_core::random::{OsRandom, token};
 use postern_core::sealed::MasterKey;
 use postern_core::secret::SecretString;
 use server::{Server, admin, set_priority};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use test_key::TestKey;
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -101,6 +108,9 @@ fn options() -> Options {
             "--help" | "-h" => {
                 println!(
                     "postern-bench [--seconds N] [--concurrency N] [--totp-users N] [--push-devices N[,N…]] [--push-challenges N] [--push-connect-rate N] [--web-push-devices N] [--helpdesk-signins N] [--only argon2|signin|totp|client-credentials|push|web-push|helpdesk]"
+                );
+                println!(
+                    "  signin: password sign-ins, then passwordless passkey sign-ins (one user and key per browser), in the same run"
                 );
                 std::process::exit(0);
             }
@@ -225,6 +235,14 @@ async fn main() {
     let master_bytes = postern_core::random::bytes(&OsRandom, MasterKey::LEN);
     let master = MasterKey::from_bytes(&master_bytes).unwrap();
     let master_text = data_encoding::BASE64URL_NOPAD.encode(&master_bytes);
+    let concurrency = (cores() * 4).min(o.concurrency);
+    // One user per browser for the passkey sign-ins; their app and passkey are added through the
+    // pages once the server runs.
+    let passkey_users = if want("signin") {
+        totp::seed(&dir, &master, "passkey", concurrency, PASSWORD, false).await
+    } else {
+        vec![]
+    };
     let totp_users = if want("totp") {
         let started = Instant::now();
         let pool = totp::seed(&dir, &master, "totp", o.totp_users, PASSWORD, true).await;
@@ -251,7 +269,7 @@ async fn main() {
     } else {
         None
     };
-    let server = Server::start(
+    let server = Server::start_localhost(
         &dir,
         &[
             ("POSTERN_POLICY__MFA", "when_registered"),
@@ -269,10 +287,10 @@ async fn main() {
         client_id: public["id"].as_str().unwrap().to_owned(),
         redirect: redirect.clone(),
     });
-    let concurrency = (cores() * 4).min(o.concurrency);
 
     let mut password_rate = None;
     if want("signin") {
+        let keys = passkey_keys(&server.issuer, &passkey_users).await;
         set_priority(19);
         let (app, browsers) = (public_app.clone(), new_browsers(concurrency));
         let out = load::run_for(o.seconds, concurrency, move |i| {
@@ -282,14 +300,18 @@ async fn main() {
         .await;
         set_priority(0);
         println!(
-            "password sign-ins/s end to end (authorize → password → code → token), {concurrency} browsers: {:.1} ({})",
+            "password sign-ins/s end to end (authorize → password → code → token), {concurrency} browsers: {:.1} ({}; {})",
             out.rate,
-            out.counts()
+            out.counts(),
+            out.latencies()
         );
         if let Some(a) = argon {
             println!("  ratio to raw Argon2id: {:.2}", out.rate / a);
         }
         password_rate = Some(out.rate);
+        if let Some(keys) = keys {
+            passkey_measurement(&o, &public_app, keys, out.rate, argon).await;
+        }
     }
 
     if let Some(users) = totp_users {
@@ -348,6 +370,72 @@ async fn push_measurements(o: &Options) {
             PASSWORD,
         )
         .await;
+    }
+}
+
+/// Registers one passkey per user through Security info (an app first, then the passkey), at
+/// normal priority; `None` (and why, printed) if any registration failed.
+async fn passkey_keys(issuer: &str, users: &[totp::TotpUser]) -> Option<Arc<Vec<Mutex<TestKey>>>> {
+    let started = Instant::now();
+    let rp = match passkey::Rp::of(issuer) {
+        Ok(rp) => rp,
+        Err(why) => {
+            println!("passkey setup FAILED: {why}");
+            return None;
+        }
+    };
+    let mut keys = Vec::with_capacity(users.len());
+    for user in users {
+        let mut key = TestKey::new();
+        if let Err(why) = passkey::register(issuer, &rp, &user.username, PASSWORD, &mut key).await {
+            println!("passkey setup FAILED for {}: {why}", user.username);
+            return None;
+        }
+        keys.push(Mutex::new(key));
+    }
+    println!(
+        "passkeys: {} users each added an app and a passkey at Security info in {:.1} s",
+        keys.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Some(Arc::new(keys))
+}
+
+/// Passwordless passkey sign-ins, browser `i` with key `i`; next to the password sign-ins of the
+/// same run.
+async fn passkey_measurement(
+    o: &Options,
+    app: &Arc<App>,
+    keys: Arc<Vec<Mutex<TestKey>>>,
+    password_rate: f64,
+    argon: Option<f64>,
+) {
+    let Ok(rp) = passkey::Rp::of(&app.issuer) else {
+        return;
+    };
+    let browsers = keys.len();
+    let (app, rp, http) = (app.clone(), Arc::new(rp), new_browsers(browsers));
+    set_priority(19);
+    let out = load::run_for(o.seconds, browsers, move |i| {
+        let (app, rp, http, keys) = (app.clone(), rp.clone(), http.clone(), keys.clone());
+        async move { passkey::sign_in(&http[i], &app, &rp, &keys[i]).await }
+    })
+    .await;
+    set_priority(0);
+    println!(
+        "passwordless passkey sign-ins/s end to end (authorize → passkey options → signature → code → token, amr hwk+mfa), {browsers} browsers, {browsers} keys: {:.1} ({}; {})",
+        out.rate,
+        out.counts(),
+        out.latencies()
+    );
+    if password_rate > 0.0 {
+        println!(
+            "  ratio to password sign-ins: {:.2}",
+            out.rate / password_rate
+        );
+    }
+    if let Some(a) = argon {
+        println!("  ratio to raw Argon2id: {:.2}", out.rate / a);
     }
 }
 

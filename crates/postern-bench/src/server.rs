@@ -57,13 +57,27 @@ impl Server {
     /// tracing filter in `POSTERN_BENCH_SERVER_LOG` (e.g. `warn,sqlx::query=debug` to see every
     /// statement). If it never becomes ready the harness
     /// panics and the process ends with it.
-    #[allow(clippy::zombie_processes)]
     pub async fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
+        Self::launch(dir, env, None).await
+    }
+
+    /// [`Server::start`] with the issuer `http://localhost:PORT` (`POSTERN_ISSUER`; it still
+    /// listens on 127.0.0.1:PORT only): WebAuthn RP ids are domain names, so passkeys are on only
+    /// for an issuer whose host is one. The browsers resolve `localhost` to 127.0.0.1
+    /// ([`crate::browser::browser`]).
+    pub async fn start_localhost(dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
+        Self::launch(dir, env, Some("localhost")).await
+    }
+
+    #[allow(clippy::zombie_processes)]
+    async fn launch(dir: &std::path::Path, env: &[(&str, &str)], host: Option<&str>) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
+        let issuer = format!("http://{}:{port}", host.unwrap_or("127.0.0.1"));
+        let named = host.map(|_| ("POSTERN_ISSUER", issuer.as_str()));
         let child = std::process::Command::new(postern_binary())
             .arg("--data-dir")
             .arg(dir)
@@ -74,13 +88,13 @@ impl Server {
                 "POSTERN_LOG__LEVEL",
                 std::env::var("POSTERN_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
             )
+            .envs(named)
             .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        let issuer = format!("http://127.0.0.1:{port}");
         for _ in 0..200 {
-            if let Ok(res) = reqwest::get(format!("{issuer}/readyz")).await
+            if let Ok(res) = reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await
                 && res.status().is_success()
             {
                 return Server { child, issuer };

@@ -12,7 +12,7 @@
 //! again only in a later 30 s step. Every code sent is right: five wrong ones would lock the user's
 //! second step.
 
-use crate::browser::{self, App};
+use crate::browser::{self, App, unescape};
 use crate::load::Failures;
 use postern_core::credential::method::{Method, MethodSecret, totp_seal_context};
 use postern_core::credential::password::{PasswordHasher, PasswordParams};
@@ -159,47 +159,6 @@ pub async fn seed(
     users
 }
 
-/// The text of an HTML attribute value (the entities Postern's templates write).
-fn unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(at) = rest.find('&') {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + 1..];
-        let Some(end) = after.find(';').filter(|&e| e <= 8) else {
-            out.push('&');
-            rest = after;
-            continue;
-        };
-        let entity = &after[..end];
-        let c = match entity {
-            "amp" => Some('&'),
-            "quot" => Some('"'),
-            "lt" => Some('<'),
-            "gt" => Some('>'),
-            "apos" => Some('\''),
-            _ => entity
-                .strip_prefix("#x")
-                .or_else(|| entity.strip_prefix("#X"))
-                .and_then(|h| u32::from_str_radix(h, 16).ok())
-                .or_else(|| entity.strip_prefix('#').and_then(|d| d.parse().ok()))
-                .and_then(char::from_u32),
-        };
-        match c {
-            Some(c) => {
-                out.push(c);
-                rest = &after[end + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
 /// The seed and parameters in an `otpauth://totp/…` URI, as an app scanning the QR code reads it.
 fn read_otpauth(uri: &str) -> Result<(Vec<u8>, TotpParams), String> {
     let url = url::Url::parse(uri).map_err(|e| format!("otpauth URI '{uri}': {e}"))?;
@@ -229,8 +188,21 @@ pub async fn enroll_through_pages(
     username: &str,
     password: &str,
 ) -> Result<TotpUser, String> {
+    enroll_and_stay(issuer, username, password)
+        .await
+        .map(|(_, user)| user)
+}
+
+/// [`enroll_through_pages`], returning also the browser (cookies kept, redirects followed), still
+/// signed in at Security info with a session that has now proved a second factor.
+pub async fn enroll_and_stay(
+    issuer: &str,
+    username: &str,
+    password: &str,
+) -> Result<(reqwest::Client, TotpUser), String> {
     let http = reqwest::Client::builder()
         .cookie_store(true)
+        .resolve("localhost", browser::localhost())
         .build()
         .unwrap();
     let failed = |what: &str, e: reqwest::Error| format!("{what}: {e}");
@@ -290,12 +262,13 @@ pub async fn enroll_through_pages(
     if res.url().query() != Some("notice=totp-added") {
         return Err(format!("app's code: ended at {}", res.url()));
     }
-    Ok(TotpUser {
+    let user = TotpUser {
         username: username.to_owned(),
         seed,
         params,
         last_step: AtomicI64::new(step),
-    })
+    };
+    Ok((http, user))
 }
 
 /// One complete sign-in with the app's code for `step`: authorize → sign-in page → password →

@@ -69,6 +69,18 @@ impl Refusal {
     }
 }
 
+/// Whether `credential_id` is one of `user`'s passkeys (excluded from their registrations).
+async fn registration_excludes(
+    state: &AppState,
+    user: &User,
+    credential_id: &[u8],
+) -> Result<bool, StoreError> {
+    let methods = state.store.list_methods(&user.id).await?;
+    Ok(registered_ids(&methods)
+        .iter()
+        .any(|id| id.as_slice() == credential_id))
+}
+
 /// The credential ids of a user's passkeys (excluded from a new registration).
 fn registered_ids(methods: &[Method]) -> Vec<CredentialID> {
     // `CredentialID` is the library's name for the raw bytes.
@@ -194,24 +206,18 @@ pub async fn finish(
         }
     };
     let (aaguid, attested_id) = attested_data(&answer).unwrap_or_default();
-    // Excluded by the options, but a browser that ignored them (or a hand-made answer) may
-    // still send a registered credential: one credential, one account.
-    if !attested_id.is_empty()
-        && state
-            .store
-            .find_passkey(&data_encoding::BASE64URL_NOPAD.encode(&attested_id))
-            .await?
-            .is_some()
-    {
-        return Ok(Err(Refusal::AlreadyRegistered));
-    }
     let passkey = match state
         .passkeys
         .webauthn()?
         .finish_passkey_registration(&answer, &registration)
     {
         Ok(p) => p,
-        Err(WebauthnError::CredentialAlreadyExists) => return Ok(Err(Refusal::AlreadyRegistered)),
+        // The library's word for one of the user's own (excluded) credentials sent again.
+        Err(WebauthnError::CredentialAlteredAlgFromRequest)
+            if registration_excludes(state, user, &attested_id).await? =>
+        {
+            return Ok(Err(Refusal::AlreadyRegistered));
+        }
         Err(e) => return Ok(Err(Refusal::Invalid(e.to_string()))),
     };
     let stored = serde_json::to_value(&passkey)

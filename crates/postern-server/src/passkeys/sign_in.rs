@@ -7,7 +7,7 @@ use super::{CEREMONY_LIFETIME, counter_of, credential_of, user_handle};
 use crate::lockout::{self, Kind};
 use crate::state::AppState;
 use postern_core::credential::method::{Method, MethodKind, MethodSecret};
-use postern_core::credential::passkey::PasskeyRefusal;
+use postern_core::credential::passkey::{PasskeyRefusal, PolicyRefusal};
 use postern_core::flow::PasskeyOutcome;
 use postern_core::softlock::FailureRecorded;
 use postern_store::{Ceremony, StoreError};
@@ -141,8 +141,11 @@ async fn outcome(
     let answer: PublicKeyCredential = match serde_json::from_str(answer) {
         Ok(a) => a,
         Err(e) => {
+            // The parser's words may quote what was sent: only where it failed is kept.
             return Ok(refused(PasskeyRefusal::Invalid(format!(
-                "not a WebAuthn answer ({e})"
+                "not a WebAuthn answer (line {}, column {})",
+                e.line(),
+                e.column()
             ))));
         }
     };
@@ -189,9 +192,17 @@ async fn outcome(
         let recorded = record(state, user, raw).await?;
         return Ok(refuse(PasskeyRefusal::Removed, Some(recorded)));
     }
-    let (lock, _) = lockout::find(state, &owner, Kind::SecondFactor).await?;
-    if let Some(until) = lock.locked_until(now) {
-        return Ok(PasskeyOutcome::Locked { until });
+    // The second step counts every refused answer against the user who gave the password.
+    // Without a password anyone who knows a credential id could send junk in its name and lock
+    // its owner out: there only what the key itself must have produced counts (a counter gone
+    // back under a valid signature), and the lock is read once the signature checked out, so it
+    // tells nothing to whoever has no key.
+    let second_step = expected.is_some();
+    if second_step {
+        let (lock, _) = lockout::find(state, &owner, Kind::SecondFactor).await?;
+        if let Some(until) = lock.locked_until(now) {
+            return Ok(PasskeyOutcome::Locked { until });
+        }
     }
     if let Err(rule) = still_admitted(state, &method) {
         return Ok(refuse(PasskeyRefusal::Policy(rule), None));
@@ -219,18 +230,35 @@ async fn outcome(
     let result = match result {
         Ok(r) => r,
         Err(e) => {
-            let recorded = record(state, &owner, raw).await?;
-            return Ok(refuse(refusal_of(&e), Some(recorded)));
+            let why = refusal_of(&e);
+            let recorded = if second_step || why == PasskeyRefusal::CounterWentBack {
+                Some(record(state, &owner, raw).await?)
+            } else {
+                None
+            };
+            return Ok(refuse(why, recorded));
         }
     };
-    if expected.is_none() {
+    if !second_step {
+        let (lock, _) = lockout::find(state, &owner, Kind::SecondFactor).await?;
+        if let Some(until) = lock.locked_until(now) {
+            return Ok(PasskeyOutcome::Locked { until });
+        }
         let user = state.store.find_user_by_id(&owner).await?;
         if user.is_none_or(|u| u.disabled) {
             return Ok(refuse(PasskeyRefusal::AccountDisabled, None));
         }
     }
+    // A device-bound key may say it is backup eligible since (the library accepts that on the
+    // second step): it is synced from now on, for the policy and for `amr`.
+    let synced_now = result.backup_eligible()
+        || matches!(method.secret, MethodSecret::Passkey { synced: true, .. });
+    if synced_now && !state.passkeys.policy.allow_synced {
+        return Ok(refuse(PasskeyRefusal::Policy(PolicyRefusal::Synced), None));
+    }
     passkey.update_credential(&result);
-    let synced = match save_use(state, method, &passkey, u64::from(result.counter())).await? {
+    let counter = u64::from(result.counter());
+    let synced = match save_use(state, method, &passkey, counter, synced_now).await? {
         Saved::Done { synced } => synced,
         Saved::Removed => return Ok(refuse(PasskeyRefusal::Removed, None)),
         Saved::CounterWentBack => {
@@ -272,6 +300,7 @@ async fn save_use(
     mut method: Method,
     passkey: &Passkey,
     counter: u64,
+    synced_now: bool,
 ) -> Result<Saved, StoreError> {
     let fresh = serde_json::to_string(passkey)
         .map_err(|e| StoreError::Corrupt(format!("passkey credential: {e}")))?;
@@ -286,11 +315,11 @@ async fn save_use(
         if counter > 0 && counter <= counter_of(&stored) {
             return Ok(Saved::CounterWentBack);
         }
-        let synced = *synced;
+        *synced = synced_now;
         *credential = fresh.clone();
         method.last_used = Some(state.clock.now());
         if state.store.update_method_use(&method).await? {
-            return Ok(Saved::Done { synced });
+            return Ok(Saved::Done { synced: synced_now });
         }
         match state.store.find_method(&method.user_id, &method.id).await? {
             Some(m) => method = m,

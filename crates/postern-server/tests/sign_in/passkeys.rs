@@ -482,23 +482,58 @@ async fn wrong_answers_count_in_the_second_step_lockout(backend: Backend) {
     let mut key = TestKey::new();
     browser.add_passkey(&server, &mut key, None).await;
     let threshold = server.config.lockout.second_factor_threshold;
-    let mut locked = false;
+
+    // Without a password, junk sent in the passkey's name locks nothing (anyone who knows a
+    // credential id could send it): the owner still signs in.
     for _ in 0..threshold + 1 {
         key.forge_signature = true;
         let (fresh, body, _) = first_page(&server, &client).await;
         let landing = fresh.use_passkey(&server, &body, &mut key, None).await;
+        assert_eq!(shown_error(landing.body()), Some(990015));
+    }
+    let (fresh, body, _) = first_page(&server, &client).await;
+    fresh
+        .use_passkey(&server, &body, &mut key, None)
+        .await
+        .app_url();
+
+    // After the password, every bad answer counts.
+    let passkey_id = passkeys_of(&server, "hal").await[0].id.clone();
+    let prompt = |browser: Browser| {
+        let (server, client, passkey_id) = (&server, &client, &passkey_id);
+        async move {
+            let (url, _, _, _) = authorize_url(server, client, &[]);
+            let landing = browser.sign_in(&url, "hal", PASSWORD).await;
+            let flow_url = landing.page().0.to_owned();
+            let page = browser
+                .open(&format!("{flow_url}?method={passkey_id}"))
+                .await;
+            (browser, page.body().to_owned())
+        }
+    };
+    let mut locked = false;
+    for _ in 0..threshold + 1 {
+        key.forge_signature = true;
+        let (b, body) = prompt(Browser::new(&server)).await;
+        if !body.contains("Use your passkey") {
+            continue;
+        }
+        let landing = b.use_passkey(&server, &body, &mut key, None).await;
         if shown_error(landing.body()) == Some(990008) {
             locked = true;
             break;
         }
     }
-    assert!(locked, "bad passkey answers lock the second step");
+    assert!(
+        locked,
+        "bad passkey answers after the password lock the second step"
+    );
     let (fresh, body, _) = first_page(&server, &client).await;
     let landing = fresh.use_passkey(&server, &body, &mut key, None).await;
     assert_eq!(
         shown_error(landing.body()),
         Some(990008),
-        "locked: even a right answer waits"
+        "locked: a right answer without a password waits too"
     );
     server.stop().await;
 }
