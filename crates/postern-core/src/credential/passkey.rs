@@ -20,8 +20,14 @@ pub struct PasskeyPolicy {
     /// Passkeys synced between devices (iCloud Keychain, Google Password Manager, password
     /// managers). Off: only device-bound ones (security keys, passkeys that never leave a device).
     pub allow_synced: bool,
-    /// Only authenticators that present an attestation statement from their maker.
+    /// Only authenticators whose attestation statement chains to one of `attestation_roots` and
+    /// names a model of `aaguid_allow` (the registration is refused otherwise). This is what
+    /// makes the model and "device-bound" trustworthy; without it they are the authenticator's
+    /// own claims, and the AAGUID lists stop honest authenticators only.
     pub require_attestation: bool,
+    /// The makers' attestation root certificates (PEM files, one certificate each), for
+    /// `require_attestation`.
+    pub attestation_roots: Vec<String>,
     /// When not empty, only these authenticator models (AAGUIDs) may be registered.
     pub aaguid_allow: Vec<String>,
     /// These models may not be registered (or used, if registered before the rule).
@@ -34,6 +40,7 @@ impl Default for PasskeyPolicy {
             passwordless: true,
             allow_synced: true,
             require_attestation: false,
+            attestation_roots: vec![],
             aaguid_allow: vec![],
             aaguid_block: vec![],
         }
@@ -69,7 +76,7 @@ impl PolicyRefusal {
                 "Your organisation allows only device-bound passkeys: a security key, or a passkey that stays on this device. This one is synced to your other devices (rule: passkeys.allow_synced = false)."
             }
             PolicyRefusal::NotAttested => {
-                "Your organisation allows only security keys and passkeys that prove their make and model (rule: passkeys.require_attestation). This one did not."
+                "Your organisation allows only security keys and passkeys whose maker vouches for their model (rule: passkeys.require_attestation). This one's maker is not among those trusted here, or it did not say."
             }
             PolicyRefusal::NotAllowed => {
                 "Your organisation allows only certain models of security key or passkey, and this one is not among them (rule: passkeys.aaguid_allow)."
@@ -96,6 +103,17 @@ impl PasskeyPolicy {
                     "{name}: '{bad}' is not an AAGUID (a UUID such as cb69481e-8ff7-4039-93ec-0a2729a154a8)"
                 ));
             }
+        }
+        if self.require_attestation
+            && (self.attestation_roots.is_empty() || self.aaguid_allow.is_empty())
+        {
+            return Err("passkeys.require_attestation needs passkeys.attestation_roots (the makers' root certificates, PEM files) and passkeys.aaguid_allow (the models they may attest)".into());
+        }
+        if !self.require_attestation && !self.attestation_roots.is_empty() {
+            return Err(
+                "passkeys.attestation_roots is used only with passkeys.require_attestation = true"
+                    .into(),
+            );
         }
         if let Some(both) = self
             .aaguid_allow
@@ -331,8 +349,10 @@ mod tests {
         let yubikeys = PasskeyPolicy {
             aaguid_allow: vec![YUBIKEY.to_uppercase()],
             require_attestation: true,
+            attestation_roots: vec!["/etc/postern/yubico-root.pem".into()],
             ..Default::default()
         };
+        assert_eq!(yubikeys.validate(), Ok(()));
         assert_eq!(
             yubikeys.admits(&key(GPM, true, true)),
             Err(PolicyRefusal::NotAllowed)
@@ -367,6 +387,17 @@ mod tests {
             ..Default::default()
         };
         assert!(both.validate().unwrap_err().contains("both"));
+        let no_roots = PasskeyPolicy {
+            require_attestation: true,
+            aaguid_allow: vec![YUBIKEY.into()],
+            ..Default::default()
+        };
+        assert!(
+            no_roots
+                .validate()
+                .unwrap_err()
+                .contains("attestation_roots")
+        );
         assert_eq!(PasskeyPolicy::default().validate(), Ok(()));
     }
 

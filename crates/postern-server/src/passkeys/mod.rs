@@ -18,7 +18,9 @@ use postern_core::credential::method::{Method, MethodSecret};
 use postern_core::credential::passkey::{Authenticator, PasskeyPolicy};
 use serde_json::Value;
 use time::Duration;
-use webauthn_rs::prelude::{Passkey, Url, Uuid, Webauthn, WebauthnBuilder};
+use webauthn_rs::prelude::{
+    AttestationCaList, AttestationCaListBuilder, Passkey, Url, Uuid, Webauthn, WebauthnBuilder,
+};
 
 /// How long a browser has to answer a ceremony (the browser's own timeout is the same).
 pub const CEREMONY_LIFETIME: Duration = Duration::minutes(5);
@@ -28,7 +30,32 @@ pub struct Passkeys {
     /// `None` when the issuer cannot be a relying party (see [`Passkeys::unavailable`]).
     rp: Option<Webauthn>,
     unavailable: Option<String>,
+    /// The makers' roots and the models each may attest (`passkeys.require_attestation`).
+    attestation: Option<AttestationCaList>,
     pub policy: PasskeyPolicy,
+}
+
+/// The trusted attestation roots: each file's certificate may attest each allowed model.
+fn attestation_roots(policy: &PasskeyPolicy) -> Result<Option<AttestationCaList>, String> {
+    if !policy.require_attestation {
+        return Ok(None);
+    }
+    let mut list = AttestationCaListBuilder::new();
+    for file in &policy.attestation_roots {
+        let pem = std::fs::read(file)
+            .map_err(|e| format!("passkeys.attestation_roots: cannot read '{file}': {e}"))?;
+        for aaguid in &policy.aaguid_allow {
+            let id = Uuid::parse_str(aaguid)
+                .map_err(|e| format!("passkeys.aaguid_allow: '{aaguid}': {e}"))?;
+            let name = postern_core::credential::passkey::model_name(Some(aaguid))
+                .unwrap_or("allowed model");
+            list.insert_device_pem(&pem, id, name.to_owned(), Default::default())
+                .map_err(|e| {
+                    format!("passkeys.attestation_roots: '{file}' is not a PEM certificate: {e:?}")
+                })?;
+        }
+    }
+    Ok(Some(list.build()))
 }
 
 impl Passkeys {
@@ -47,6 +74,7 @@ impl Passkeys {
             return Ok(Passkeys {
                 rp: None,
                 unavailable: Some(why),
+                attestation: None,
                 policy,
             });
         }
@@ -63,6 +91,7 @@ impl Passkeys {
         Ok(Passkeys {
             rp: Some(webauthn),
             unavailable: None,
+            attestation: attestation_roots(&policy)?,
             policy,
         })
     }

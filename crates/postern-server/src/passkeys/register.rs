@@ -14,10 +14,13 @@ use postern_core::user::User;
 use postern_store::{Ceremony, StoreError};
 use serde_json::{Value, json};
 use webauthn_rs::prelude::{
-    CredentialID, PasskeyRegistration, RegisterPublicKeyCredential, WebauthnError,
+    AttestedPasskeyRegistration, CredentialID, PasskeyRegistration, RegisterPublicKeyCredential,
+    WebauthnError,
 };
 
 const PURPOSE: &str = "register";
+/// A registration that must chain to a trusted maker's root (`passkeys.require_attestation`).
+const PURPOSE_ATTESTED: &str = "register_attested";
 
 /// Why a registration was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,15 +107,33 @@ pub async fn start(
 ) -> Result<Value, StoreError> {
     let passkeys: &Passkeys = &state.passkeys;
     let display = user.name.clone().unwrap_or_else(|| user.username.clone());
-    let (options, registration) = passkeys
-        .webauthn()?
-        .start_passkey_registration(
-            user_handle(&user.id),
-            &user.username,
-            &display,
-            Some(registered_ids(methods)),
-        )
-        .map_err(|e| StoreError::Corrupt(format!("passkey registration options: {e}")))?;
+    let webauthn = passkeys.webauthn()?;
+    let handle = user_handle(&user.id);
+    let excluded = Some(registered_ids(methods));
+    let failed = |e: WebauthnError| StoreError::Corrupt(format!("passkey registration: {e}"));
+    let (options, purpose, registration) = match &passkeys.attestation {
+        None => {
+            let (options, state) = webauthn
+                .start_passkey_registration(handle, &user.username, &display, excluded)
+                .map_err(failed)?;
+            (options, PURPOSE, serde_json::to_string(&state))
+        }
+        Some(roots) => {
+            let (options, state) = webauthn
+                .start_attested_passkey_registration(
+                    handle,
+                    &user.username,
+                    &display,
+                    excluded,
+                    roots.clone(),
+                    None,
+                )
+                .map_err(failed)?;
+            (options, PURPOSE_ATTESTED, serde_json::to_string(&state))
+        }
+    };
+    let registration = registration
+        .map_err(|e| StoreError::Corrupt(format!("passkey registration state: {e}")))?;
     let mut options = serde_json::to_value(options)
         .map_err(|e| StoreError::Corrupt(format!("passkey registration options: {e}")))?;
     if let Some(public_key) = options.get_mut("publicKey") {
@@ -121,15 +142,16 @@ pub async fn start(
         // second step. (The library asks for "discouraged"; its checks do not depend on it.)
         public_key["authenticatorSelection"]["residentKey"] = json!("preferred");
         public_key["authenticatorSelection"]["requireResidentKey"] = json!(false);
-        if passkeys.policy.require_attestation {
+        // An allow-list reads the model: ask the browser not to hide it (attested
+        // registrations ask for attestation already).
+        if !passkeys.policy.aaguid_allow.is_empty() && passkeys.attestation.is_none() {
             public_key["attestation"] = json!("direct");
         }
     }
     let ceremony = Ceremony {
-        purpose: PURPOSE.into(),
+        purpose: purpose.into(),
         user_id: Some(user.id.clone()),
-        state: serde_json::to_string(&registration)
-            .map_err(|e| StoreError::Corrupt(format!("passkey registration state: {e}")))?,
+        state: registration,
         expires: state.clock.now() + CEREMONY_LIFETIME,
     };
     state.store.put_ceremony(key, &ceremony).await?;
@@ -163,17 +185,16 @@ fn attested_data(answer: &RegisterPublicKeyCredential) -> Option<(Option<String>
     Some((aaguid, id))
 }
 
-/// What the policy looks at in a new credential.
-fn authenticator_in(aaguid: Option<String>, stored: &Value) -> Authenticator {
-    let cred = &stored["cred"];
-    // "Basic", "AttCa", "AnonCa": signed by the maker's certificate (not "None" or "Self_").
-    let attested = cred["attestation"]["data"].as_object().is_some_and(|o| {
-        o.keys()
-            .any(|k| matches!(k.as_str(), "Basic" | "AttCa" | "AnonCa"))
-    });
+fn attested_purpose(purpose: &str) -> bool {
+    purpose == PURPOSE_ATTESTED
+}
+
+/// What the policy looks at in a new credential. `attested`: its attestation chained to a
+/// trusted root (only then are the model and the flags more than its own claims).
+fn authenticator_in(aaguid: Option<String>, stored: &Value, attested: bool) -> Authenticator {
     Authenticator {
         aaguid,
-        synced: cred["backup_eligible"].as_bool().unwrap_or(false),
+        synced: stored["cred"]["backup_eligible"].as_bool().unwrap_or(false),
         attested,
     }
 }
@@ -191,12 +212,9 @@ pub async fn finish(
     let Some(ceremony) = state.store.take_ceremony(key, now).await? else {
         return Ok(Err(Refusal::Stale));
     };
-    if ceremony.purpose != PURPOSE || ceremony.user_id.as_deref() != Some(user.id.as_str()) {
+    if ceremony.user_id.as_deref() != Some(user.id.as_str()) {
         return Ok(Err(Refusal::Stale));
     }
-    let Ok(registration) = serde_json::from_str::<PasskeyRegistration>(&ceremony.state) else {
-        return Ok(Err(Refusal::Stale));
-    };
     let answer: RegisterPublicKeyCredential = match serde_json::from_str(answer) {
         Ok(a) => a,
         Err(e) => {
@@ -206,11 +224,26 @@ pub async fn finish(
         }
     };
     let (aaguid, attested_id) = attested_data(&answer).unwrap_or_default();
-    let passkey = match state
-        .passkeys
-        .webauthn()?
-        .finish_passkey_registration(&answer, &registration)
-    {
+    let webauthn = state.passkeys.webauthn()?;
+    // Both library types store the same credential: the sign-in reads either as a passkey.
+    let finished = match ceremony.purpose.as_str() {
+        PURPOSE => match serde_json::from_str::<PasskeyRegistration>(&ceremony.state) {
+            Ok(reg) => webauthn
+                .finish_passkey_registration(&answer, &reg)
+                .map(|p| (serde_json::to_value(&p), p.cred_id().clone(), false)),
+            Err(_) => return Ok(Err(Refusal::Stale)),
+        },
+        PURPOSE_ATTESTED => {
+            match serde_json::from_str::<AttestedPasskeyRegistration>(&ceremony.state) {
+                Ok(reg) => webauthn
+                    .finish_attested_passkey_registration(&answer, &reg)
+                    .map(|p| (serde_json::to_value(&p), p.cred_id().clone(), true)),
+                Err(_) => return Ok(Err(Refusal::Stale)),
+            }
+        }
+        _ => return Ok(Err(Refusal::Stale)),
+    };
+    let (stored, cred_id, attested) = match finished {
         Ok(p) => p,
         // The library's word for one of the user's own (excluded) credentials sent again.
         Err(WebauthnError::CredentialAlteredAlgFromRequest)
@@ -218,15 +251,24 @@ pub async fn finish(
         {
             return Ok(Err(Refusal::AlreadyRegistered));
         }
+        // A maker not among the trusted roots, or a model they may not attest.
+        Err(
+            WebauthnError::AttestationChainNotTrusted(_)
+            | WebauthnError::AttestationNotVerifiable
+            | WebauthnError::AttestationUntrustedAaguid
+            | WebauthnError::AttestationFormatMissingAaguid
+            | WebauthnError::MissingAttestationCaList,
+        ) if attested_purpose(&ceremony.purpose) => {
+            return Ok(Err(Refusal::Policy(PolicyRefusal::NotAttested)));
+        }
         Err(e) => return Ok(Err(Refusal::Invalid(e.to_string()))),
     };
-    let stored = serde_json::to_value(&passkey)
-        .map_err(|e| StoreError::Corrupt(format!("passkey credential: {e}")))?;
-    let authenticator = authenticator_in(aaguid, &stored);
+    let stored = stored.map_err(|e| StoreError::Corrupt(format!("passkey credential: {e}")))?;
+    let authenticator = authenticator_in(aaguid, &stored, attested);
     if let Err(rule) = state.passkeys.policy.admits(&authenticator) {
         return Ok(Err(Refusal::Policy(rule)));
     }
-    let credential_id = data_encoding::BASE64URL_NOPAD.encode(passkey.cred_id().as_ref());
+    let credential_id = data_encoding::BASE64URL_NOPAD.encode(cred_id.as_slice());
     if state.store.find_passkey(&credential_id).await?.is_some() {
         return Ok(Err(Refusal::AlreadyRegistered));
     }

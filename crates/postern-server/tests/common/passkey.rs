@@ -139,3 +139,73 @@ impl Browser {
         self.use_passkey(server, &body, key, name).await
     }
 }
+
+/// An authenticator maker: a root certificate (PEM, for `passkeys.attestation_roots`) whose
+/// attestation certificates carry a model's AAGUID, as WebAuthn §8.2.1 asks of packed
+/// attestation.
+pub struct Maker {
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+    pub root_pem: String,
+}
+
+impl Maker {
+    pub fn new(name: &str) -> Maker {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, format!("{name} Root"));
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::CrlSign,
+        ];
+        let root = params.self_signed(&key).unwrap();
+        Maker {
+            root_pem: root.pem(),
+            issuer: rcgen::Issuer::new(params, key),
+        }
+    }
+
+    /// Writes the root into `dir` and returns its path.
+    pub fn root_file(&self, dir: &std::path::Path) -> String {
+        let path = dir.join(format!("root-{}.pem", random::token(&OsRandom, 6)));
+        std::fs::write(&path, &self.root_pem).unwrap();
+        path.to_string_lossy().into_owned()
+    }
+
+    /// `key`, attested by this maker as the model `key.aaguid`.
+    pub fn attest(&self, mut key: TestKey) -> TestKey {
+        let leaf = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        for (kind, value) in [
+            (rcgen::DnType::CountryName, "SE"),
+            (rcgen::DnType::OrganizationName, "Test Maker"),
+            (
+                rcgen::DnType::OrganizationalUnitName,
+                "Authenticator Attestation",
+            ),
+            (rcgen::DnType::CommonName, "Test Key"),
+        ] {
+            params.distinguished_name.push(kind, value);
+        }
+        params.is_ca = rcgen::IsCa::ExplicitNoCa;
+        params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+        let mut octets = vec![0x04, 16];
+        octets.extend(key.aaguid);
+        params
+            .custom_extensions
+            .push(rcgen::CustomExtension::from_oid_content(
+                &[1, 3, 6, 1, 4, 1, 45724, 1, 1, 4],
+                octets,
+            ));
+        let certificate = params.signed_by(&leaf, &self.issuer).unwrap();
+        let signer = aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(
+            &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+            &leaf.serialize_der(),
+        )
+        .unwrap();
+        key.attestation = Some((signer, certificate.der().to_vec()));
+        key
+    }
+}

@@ -62,6 +62,9 @@ pub struct TestKey {
     pub user_handle: Option<Vec<u8>>,
     /// Corrupts the next signature.
     pub forge_signature: bool,
+    /// A maker's attestation: the attestation key and its certificate (DER), for a `packed`
+    /// attestation statement; `none` without.
+    pub attestation: Option<(EcdsaKeyPair, Vec<u8>)>,
 }
 
 impl TestKey {
@@ -77,6 +80,7 @@ impl TestKey {
             counter: 0,
             user_handle: None,
             forge_signature: false,
+            attestation: None,
         }
     }
 
@@ -165,9 +169,29 @@ impl TestKey {
         let mut object = vec![];
         cbor_head(&mut object, 5, 3);
         cbor_text(&mut object, "fmt");
-        cbor_text(&mut object, "none");
-        cbor_text(&mut object, "attStmt");
-        cbor_head(&mut object, 5, 0);
+        match &self.attestation {
+            None => {
+                cbor_text(&mut object, "none");
+                cbor_text(&mut object, "attStmt");
+                cbor_head(&mut object, 5, 0);
+            }
+            Some((key, certificate)) => {
+                // WebAuthn §8.2 packed: the maker's key signs authData ‖ hash(clientData).
+                let mut signed = auth_data.clone();
+                signed.extend(sha256(&client_data));
+                let sig = key.sign(&SystemRandom::new(), &signed).unwrap();
+                cbor_text(&mut object, "packed");
+                cbor_text(&mut object, "attStmt");
+                cbor_head(&mut object, 5, 3);
+                cbor_text(&mut object, "alg");
+                cbor_int(&mut object, -7);
+                cbor_text(&mut object, "sig");
+                cbor_bytes(&mut object, sig.as_ref());
+                cbor_text(&mut object, "x5c");
+                cbor_head(&mut object, 4, 1);
+                cbor_bytes(&mut object, certificate);
+            }
+        }
         cbor_text(&mut object, "authData");
         cbor_bytes(&mut object, &auth_data);
         json!({

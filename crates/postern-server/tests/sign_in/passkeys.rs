@@ -428,18 +428,74 @@ async fn policy_refusals_name_the_rule(backend: Backend) {
     assert!(landing.body().contains("passkeys.passwordless = false"));
     server.stop().await;
 
-    let strict =
-        TestServer::start_localhost(backend, |c| c.passkeys.require_attestation = true).await;
+    // Attestation required: the maker's root is trusted for YubiKeys only.
+    let maker = Maker::new("Yubico-like");
+    let roots = std::env::temp_dir().join(format!(
+        "postern-roots-{}",
+        postern_core::random::token(&postern_core::random::OsRandom, 6)
+    ));
+    std::fs::create_dir_all(&roots).unwrap();
+    let root = maker.root_file(&roots);
+    let strict = TestServer::start_localhost(backend, |c| {
+        c.passkeys.require_attestation = true;
+        c.passkeys.attestation_roots = vec![root.clone()];
+        c.passkeys.aaguid_allow = vec![YUBIKEY.into()];
+    })
+    .await;
     let (browser, _) = signed_in_with_app(&strict, "fin").await;
-    let landing = browser
-        .add_passkey(&strict, &mut TestKey::new(), None)
-        .await;
+    let page = browser.open(&strict.url("/account/security/passkey")).await;
+    let options = browser.passkey_options(page.body()).await;
+    assert_eq!(options["publicKey"]["attestation"], "direct", "{options}");
+    let refused = [
+        (TestKey::new().model(YUBIKEY), "no attestation at all"),
+        (
+            Maker::new("Someone else").attest(TestKey::new().model(YUBIKEY)),
+            "a maker not trusted here",
+        ),
+        (
+            maker.attest(TestKey::new().model(GPM)),
+            "a model the maker may not attest here",
+        ),
+    ];
+    for (mut key, why) in refused {
+        let landing = browser.add_passkey(&strict, &mut key, None).await;
+        let body = landing.body();
+        assert_eq!(shown_error(body), Some(990016), "{why}: {body}");
+        assert!(
+            body.contains("passkeys.require_attestation"),
+            "{why}: {body}"
+        );
+    }
+    let mut genuine = maker.attest(TestKey::new().model(YUBIKEY));
+    let landing = browser.add_passkey(&strict, &mut genuine, None).await;
     assert!(
-        landing.body().contains("passkeys.require_attestation"),
+        landing.body().contains("Passkey added"),
         "{}",
         landing.body()
     );
+    let stored = passkeys_of(&strict, "fin").await;
+    assert!(
+        matches!(
+            &stored[0].secret,
+            postern_core::credential::method::MethodSecret::Passkey {
+                attested: true,
+                aaguid: Some(a),
+                ..
+            } if a == YUBIKEY
+        ),
+        "{:?}",
+        stored[0].secret
+    );
+    let (client, _) = strict
+        .create_client(ClientKind::Public, SigningAlg::RS256)
+        .await;
+    let (fresh, body, verifier) = first_page(&strict, &client).await;
+    let landing = fresh.use_passkey(&strict, &body, &mut genuine, None).await;
+    let code = query_param(landing.app_url(), "code").unwrap();
+    let claims = signed_in_claims(&strict, &client, &code, &verifier).await;
+    assert_eq!(claims["amr"], json!(["hwk", "mfa"]));
     strict.stop().await;
+    let _ = std::fs::remove_dir_all(&roots);
 }
 
 async fn the_registration_interrupt_offers_a_passkey(backend: Backend) {
