@@ -19,8 +19,18 @@ pub struct ServeArgs {
     pub demo: bool,
 }
 
-pub async fn run(config: Config, args: ServeArgs) -> Result<(), String> {
+pub async fn run(mut config: Config, args: ServeArgs) -> Result<(), String> {
     init_tracing(&config);
+    // The demo on this machine is reached as `localhost`: a secure context to browsers, so
+    // passkeys (whose RP id must be a name, not an address) and the web authenticator work.
+    if args.demo
+        && config.issuer.is_none()
+        && !config.tls.enabled()
+        && config.listen.ip().is_loopback()
+        && config.listen.port() != 0
+    {
+        config.issuer = Some(format!("http://localhost:{}", config.listen.port()));
+    }
     let demo_listen = config.demo.listen;
     let server = crate::app::start(config, Arc::new(SystemClock))
         .await
