@@ -183,6 +183,16 @@ async fn the_document_is_openapi_3_with_every_code_the_server_has() {
         reasons,
         "StepReason"
     );
+    // Every reason a step can carry is diagnosed as a documented cause.
+    let kinds = strings(&schemas["Diagnosis"]["properties"]["cause"]["properties"]["kind"]["enum"]);
+    for reason in postern_core::signin_log::StepReason::ALL {
+        let kind = serde_json::to_value(postern_core::diagnosis::CauseKind::from(reason)).unwrap();
+        let kind = kind.as_str().unwrap();
+        assert!(
+            kinds.iter().any(|k| k == kind),
+            "cause kind {kind} is not documented"
+        );
+    }
     let roles: Vec<String> = Role::ALL.iter().map(|r| r.as_str().to_owned()).collect();
     assert_eq!(strings(&schemas["Role"]["enum"]), roles, "Role");
     let algs: Vec<String> = postern_core::oidc::jws::SigningAlg::ALL
