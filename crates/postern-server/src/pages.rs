@@ -237,6 +237,7 @@ pub struct MethodRow {
     pub last_used: String,
     pub is_default: bool,
     pub can_be_default: bool,
+    pub can_be_renamed: bool,
     pub remaining: Option<usize>,
     /// More about it (a device's last contact and app version).
     pub detail: Option<String>,

@@ -160,6 +160,19 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Gives a method of `user_id` a new name; false if the user has no such method. The secret
+    /// and its version are untouched, so a sign-in using the method at the same time is not
+    /// disturbed.
+    pub async fn rename_method(&self, user_id: &str, id: &str, name: &str) -> Result<bool> {
+        let done = sqlx::query("UPDATE auth_methods SET name = $1 WHERE id = $2 AND user_id = $3")
+            .bind(name)
+            .bind(id)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Removes every method of a user (the helpdesk's "require re-registration"); returns how
     /// many there were.
     pub async fn delete_user_methods(&self, user_id: &str) -> Result<u64> {

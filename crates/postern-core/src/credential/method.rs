@@ -60,6 +60,11 @@ impl MethodKind {
         !matches!(self, MethodKind::RecoveryCodes)
     }
 
+    /// Whether its owner may rename it: recovery codes are one set with a fixed name.
+    pub fn can_be_renamed(self) -> bool {
+        !matches!(self, MethodKind::RecoveryCodes)
+    }
+
     /// The `amr` value (RFC 8176 where one exists) a successful use adds (a passkey's depends on
     /// whether it is synced: `credential::passkey::amr`).
     pub fn amr(self) -> &'static str {

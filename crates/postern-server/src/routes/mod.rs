@@ -103,6 +103,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/account/security/default", post(account::set_default))
         .route("/account/security/remove", post(account::remove_method))
+        .route("/account/security/rename", post(account::rename_method))
         .route(
             "/account/security/forget-devices",
             post(account::forget_devices),

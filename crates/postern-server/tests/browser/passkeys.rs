@@ -123,6 +123,20 @@ async fn a_student_registers_a_passkey_and_signs_in_with_it() {
     assert_eq!(stored.len(), 1, "{credentials}");
     assert_eq!(stored[0]["isResidentCredential"], true, "discoverable");
 
+    // Renamed from its row, by keyboard: the "Rename" disclosure opens a one-field form.
+    let rename = phone.find("//summary[@aria-label='Rename My phone']").await;
+    phone.click(&rename).await;
+    let field = phone
+        .find(
+            "//summary[@aria-label='Rename My phone']/following-sibling::form//input[@name='name']",
+        )
+        .await;
+    phone.clear(&field).await;
+    phone.type_into(&field, "Ana's phone\n").await;
+    phone.wait_for_text("Method renamed").await;
+    phone.wait_for_text("Ana's phone").await;
+    phone.screenshot(&shot_path("2b-renamed")).await;
+
     // Passwordless by autofill: the first page asks the browser for a passkey with conditional
     // mediation; the virtual authenticator (presence simulated) answers it at once, as a tap
     // on the suggested passkey would.

@@ -594,6 +594,102 @@ async fn wrong_answers_count_in_the_second_step_lockout(backend: Backend) {
     server.stop().await;
 }
 
+/// A passkey named after its model is renamed by its owner ("editable"); a blank name, another
+/// user's method and recovery codes change nothing.
+async fn a_passkey_is_renamed(backend: Backend) {
+    let server = TestServer::start_localhost(backend, |_| {}).await;
+    let (browser, _) = signed_in_with_app(&server, "rae").await;
+    let landing = browser
+        .add_passkey(&server, &mut TestKey::new().model(YUBIKEY), None)
+        .await;
+    assert!(
+        landing.body().contains("Rename it below"),
+        "{}",
+        landing.body()
+    );
+    let passkey = passkeys_of(&server, "rae").await.remove(0);
+    let model = passkey.name.clone();
+    assert!(model.contains("YubiKey"), "named after its model: {model}");
+    assert!(
+        landing
+            .body()
+            .contains(&format!("aria-label=\"Rename {model}\"")),
+        "{}",
+        landing.body()
+    );
+    let csrf = hidden(landing.body(), "csrf").unwrap();
+    let rename = async |method: &str, name: &str| {
+        browser
+            .submit(
+                &server.url("/account/security/rename"),
+                &[("csrf", &csrf), ("method", method), ("name", name)],
+            )
+            .await
+    };
+
+    let renamed = rename(&passkey.id, "  Keyring key\u{7}  ").await;
+    assert!(
+        renamed.body().contains("Method renamed"),
+        "{}",
+        renamed.body()
+    );
+    assert!(
+        renamed.body().contains("<strong>Keyring key</strong>"),
+        "{}",
+        renamed.body()
+    );
+    assert_eq!(passkeys_of(&server, "rae").await[0].name, "Keyring key");
+
+    let blank = rename(&passkey.id, "   ").await;
+    assert!(
+        blank.body().contains("Give the method a name"),
+        "{}",
+        blank.body()
+    );
+    assert_eq!(passkeys_of(&server, "rae").await[0].name, "Keyring key");
+
+    // Another user's passkey is not this user's to rename.
+    let (other, _) = signed_in_with_app(&server, "sol").await;
+    other.add_passkey(&server, &mut TestKey::new(), None).await;
+    let theirs = passkeys_of(&server, "sol").await.remove(0);
+    rename(&theirs.id, "Mine now").await;
+    assert_eq!(passkeys_of(&server, "sol").await[0].name, theirs.name);
+
+    let codes = browser.create_recovery_codes(&server).await;
+    assert_eq!(codes.len(), 10);
+    let user = server
+        .store()
+        .find_user_by_username("rae")
+        .await
+        .unwrap()
+        .unwrap();
+    let recovery = server
+        .store()
+        .list_methods(&user.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.kind() == MethodKind::RecoveryCodes)
+        .unwrap();
+    let refused = rename(&recovery.id, "Spare codes").await;
+    assert!(
+        refused.body().contains("Recovery codes cannot be renamed"),
+        "{}",
+        refused.body()
+    );
+    assert_eq!(
+        server
+            .store()
+            .find_method(&user.id, &recovery.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .name,
+        recovery.name
+    );
+    server.stop().await;
+}
+
 crate::on_both_backends!(
     the_soft_passkey_registers_and_is_the_second_step,
     passwordless_from_the_first_page,
@@ -602,6 +698,7 @@ crate::on_both_backends!(
     policy_refusals_name_the_rule,
     the_registration_interrupt_offers_a_passkey,
     wrong_answers_count_in_the_second_step_lockout,
+    a_passkey_is_renamed,
 );
 
 /// The helpdesk sees passkeys among the methods (API, `postern admin`'s data, the diagnosis) and

@@ -366,6 +366,44 @@ pub async fn set_default(
     .await
 }
 
+/// `POST /account/security/rename`: a method's new name (a passkey's model name, say, replaced
+/// by "Work laptop"). Recovery codes keep theirs.
+pub async fn rename_method(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    with_account(
+        state,
+        rid,
+        headers,
+        Some((&body, &["csrf", "method", "name"])),
+        Guard::SecondFactor,
+        |state, account, params, _| async move {
+            let id = params.get("method").unwrap_or_default();
+            let name = crate::methods::clean_name(params.get("name").unwrap_or_default(), "");
+            let Some(method) = state.store.find_method(&account.user.id, id).await? else {
+                return Ok(signin::redirect("/account/security"));
+            };
+            if !method.kind().can_be_renamed() {
+                let why = "Recovery codes cannot be renamed.";
+                return render(&state, &account, None, Some(why), None).await;
+            }
+            if name.is_empty() {
+                let why = "Give the method a name (up to 60 characters), or keep the one it has.";
+                return render(&state, &account, None, Some(why), None).await;
+            }
+            state
+                .store
+                .rename_method(&account.user.id, id, &name)
+                .await?;
+            Ok(signin::redirect("/account/security?notice=renamed"))
+        },
+    )
+    .await
+}
+
 /// `POST /account/security/remove`: removes a method, never the last way in while policy
 /// requires a second factor.
 pub async fn remove_method(

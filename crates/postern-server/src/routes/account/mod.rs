@@ -26,7 +26,8 @@ use postern_store::StoreError;
 
 pub use actions::{
     add_passkey, add_push, add_totp, create_recovery_codes, forget_devices, passkey_options,
-    remove_method, set_default, sign_out_everywhere, start_passkey, start_totp, unblock_push,
+    remove_method, rename_method, set_default, sign_out_everywhere, start_passkey, start_totp,
+    unblock_push,
 };
 
 /// A signed-in user on Security info.
@@ -106,8 +107,11 @@ pub async fn sign_in(
 fn notice_text(key: &str) -> Option<&'static str> {
     Some(match key {
         "totp-added" => "Authenticator app added. It's ready for your next sign-in.",
-        "passkey-added" => "Passkey added. Next time, sign in with it: no password or code needed.",
+        "passkey-added" => {
+            "Passkey added. Next time, sign in with it: no password or code needed. Rename it below if its name does not say which device it is."
+        }
         "removed" => "Method removed.",
+        "renamed" => "Method renamed.",
         "default" => "Default method changed.",
         "push-on" => "Push requests are turned back on.",
         "devices-forgotten" => {
@@ -277,6 +281,7 @@ fn method_row(m: &Method) -> MethodRow {
         last_used: m.last_used.map(iso8601).unwrap_or_else(|| "Never".into()),
         is_default: m.is_default && m.kind().can_be_default(),
         can_be_default: m.kind().can_be_default(),
+        can_be_renamed: m.kind().can_be_renamed(),
         remaining: (m.kind() == MethodKind::RecoveryCodes).then(|| m.secret.remaining_codes()),
         detail: None,
     }
