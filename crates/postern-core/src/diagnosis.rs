@@ -408,7 +408,9 @@ fn summary(
                 .filter(|u| *u > now)
                 .map(|u| format!(" It is locked until {}.", iso8601(u)))
                 .unwrap_or_else(|| " The lock has ended since.".into());
-            format!("Too many wrong codes locked the second step.{until}")
+            format!(
+                "Too many failed attempts (wrong codes or refused passkeys) locked the second step.{until}"
+            )
         }
         CauseKind::NoMethodRegistered => {
             "The user has no second sign-in method yet and was asked to register one.".into()

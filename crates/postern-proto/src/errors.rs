@@ -409,9 +409,9 @@ impl ErrorCode {
                 990008,
                 400,
                 "access_denied",
-                "Too many wrong codes",
-                "The second sign-in step is paused for a while after several wrong codes. Try again after the time shown, or ask your helpdesk for a temporary access pass.",
-                "Smart lockout of the second factor (separate from the password lockout) after repeated wrong codes; it unlocks by itself. The sign-in log shows each wrong code and why it was refused.",
+                "Too many failed attempts",
+                "The second sign-in step is paused for a while after several wrong codes or refused passkeys. Try again after the time shown, or ask your helpdesk for a temporary access pass.",
+                "Smart lockout of the second factor (separate from the password lockout) after repeated wrong codes or refused passkey answers; it unlocks by itself. The sign-in log shows each failed attempt and why it was refused.",
             ),
             SignInRequired => (
                 990009,

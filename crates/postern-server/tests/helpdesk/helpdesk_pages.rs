@@ -230,7 +230,9 @@ async fn paste_an_id_see_the_cause_and_unlock(backend: Backend) {
     let body = diagnosis.body().to_owned();
     let text = unescape(&body);
     assert!(
-        text.contains("Too many wrong codes locked the second step"),
+        text.contains(
+            "Too many failed attempts (wrong codes or refused passkeys) locked the second step"
+        ),
         "{text}"
     );
     assert!(text.contains("990008"));
@@ -530,7 +532,7 @@ async fn readers_see_no_buttons_and_forged_posts_change_nothing(backend: Backend
         .open(&server.url(&format!("/admin/signins/{correlation_id}")))
         .await;
     let body = diagnosis.body();
-    assert!(body.contains("Too many wrong codes"), "{body}");
+    assert!(body.contains("Too many failed attempts"), "{body}");
     assert!(!body.contains("method=\"post\""), "{body}");
     assert!(body.contains("Your role can read but not change accounts"));
 

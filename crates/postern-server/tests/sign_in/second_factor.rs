@@ -116,7 +116,7 @@ async fn wrong_codes_lock_the_second_step_only(backend: Backend) {
         let expected = if i < 4 { "990006" } else { "990008" };
         assert_eq!(shown_code(&body).as_deref(), Some(expected), "attempt {i}");
     }
-    assert!(body.contains("Too many wrong codes"));
+    assert!(body.contains("Too many failed attempts"));
     assert!(body.contains("Try again after"));
     // Locked: even the right code is not checked.
     let landing = browser.submit_code(&body, &right, false).await;
