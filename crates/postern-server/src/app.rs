@@ -187,8 +187,18 @@ async fn build(
         wakeups: Arc::new(crate::push::wakeup::InProcess::default()),
         web_push,
         passkeys,
+        cross_node_listening: std::sync::atomic::AtomicBool::new(true),
         stopping: tokio::sync::watch::channel(false).0,
     })))
+}
+
+/// Aborts a task when dropped (a job that must not outlive the jobs task).
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// A running server.
@@ -241,11 +251,17 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
         .map_err(|e| StartError(e.to_string()))?;
     let issuer = config.issuer_for(addr);
     let state = build_state(config, issuer.clone(), clock).await?;
+    // Listening before serving: nothing another node writes after this node answers is missed.
+    let cross_node = state.store.listen().await.map_err(|e| {
+        StartError(format!(
+            "database: cannot listen for other nodes' wake-ups: {e}"
+        ))
+    })?;
     let (tx, rx) = oneshot::channel::<()>();
     let app = crate::routes::router(state.clone());
     let stopping = state.stopping.clone();
     let task = tokio::spawn(serve(listener, tls, app, rx, stopping));
-    let jobs = tokio::spawn(background_jobs(state.clone()));
+    let jobs = tokio::spawn(background_jobs(state.clone(), cross_node));
     Ok(RunningServer {
         addr,
         issuer,
@@ -353,7 +369,14 @@ async fn serve_connection<S>(
 /// Reloads keys every minute (rotations made by `postern admin keys rotate` or another node),
 /// purges expired rows every ten minutes, and sign-in and audit log entries older than their
 /// retention (`signin_log_days`, `audit_log_days`) at start and every ten minutes.
-async fn background_jobs(state: AppState) {
+async fn background_jobs(state: AppState, cross_node: Option<postern_store::Listener>) {
+    // Aborted with the other jobs when the server stops.
+    let _relay = cross_node.map(|l| {
+        AbortOnDrop(tokio::spawn(crate::push::cross_node::relay(
+            state.clone(),
+            l,
+        )))
+    });
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
     let mut n: u64 = 0;
     loop {

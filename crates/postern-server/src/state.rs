@@ -46,6 +46,9 @@ pub struct Inner {
     pub web_push: Option<Arc<crate::push::web_push::WebPush>>,
     /// The WebAuthn relying party (passkeys) and its policy.
     pub passkeys: crate::passkeys::Passkeys,
+    /// Whether this node hears other nodes' wake-ups (PostgreSQL's LISTEN connection is up);
+    /// always true on SQLite, which has one node.
+    pub cross_node_listening: std::sync::atomic::AtomicBool,
     /// Turns true when the server begins to stop: long-lived streams end so that the graceful
     /// shutdown does not wait for them forever.
     pub stopping: tokio::sync::watch::Sender<bool>,

@@ -1,7 +1,10 @@
 //! Two Postern nodes on one PostgreSQL database, as behind a load balancer: a sign-in started on
 //! one node finishes on the other, codes redeem anywhere, the lockouts (password and second
 //! factor) count across nodes, a TOTP code used on one node is refused on the other, and keys
-//! rotated through one are published by both.
+//! rotated through one are published by both. Three nodes: a push made on one reaches the app
+//! whose event stream another holds, the waiting page on the third moves on when the answer
+//! lands, a device removed through one node is cut off on the others, and a node whose
+//! wake-up listener lost its connection re-reads what it missed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -36,6 +39,91 @@ async fn two_nodes() -> (TestServer, TestServer, String) {
     .await;
     let b_addr = format!("http://{}", b.server.addr);
     (a, b, b_addr)
+}
+
+/// `n` nodes on a fresh PostgreSQL database: the nodes and their own addresses. The first
+/// node's address is the issuer; it owns the database.
+async fn nodes(n: usize) -> (Vec<TestServer>, Vec<String>) {
+    let db = TestDatabase::create(Backend::Postgres).await;
+    let url = db.url.clone();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let mut servers = vec![
+        TestServer::start_node(&url, Some(db), |c| {
+            c.listen = format!("127.0.0.1:{port}").parse().unwrap();
+            c.master_key = Some(MASTER_KEY.into());
+        })
+        .await,
+    ];
+    for _ in 1..n {
+        let issuer = issuer.clone();
+        servers.push(
+            TestServer::start_node(&url, None, move |c| {
+                c.issuer = Some(issuer);
+                c.master_key = Some(MASTER_KEY.into());
+            })
+            .await,
+        );
+    }
+    let addrs = servers
+        .iter()
+        .map(|s| format!("http://{}", s.server.addr))
+        .collect();
+    (servers, addrs)
+}
+
+/// Moves every node's clock.
+fn advance_all(servers: &[TestServer], by: time::Duration) {
+    for s in servers {
+        s.advance(by);
+    }
+}
+
+/// Reads a streaming response until `needle` arrives (10 s at most); what was read.
+async fn read_until(res: &mut reqwest::Response, needle: &str) -> String {
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !seen.contains(needle) {
+        let chunk = tokio::time::timeout_at(deadline, res.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("'{needle}' within 10 s; read: {seen}"))
+            .unwrap()
+            .unwrap_or_else(|| panic!("the stream ended before '{needle}': {seen}"));
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    seen
+}
+
+async fn device_events(device: &common::TestDevice, server: &TestServer) -> reqwest::Response {
+    let res = device
+        .request(
+            server,
+            reqwest::Method::GET,
+            "/api/authenticator/v1/events",
+            b"",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res
+}
+
+/// The flow id in a push waiting page (its "Check again" link, `/signin/{flow}?method=…`).
+fn flow_of(body: &str) -> String {
+    let link = common::links(body)
+        .into_iter()
+        .find(|l| l.contains("?method="))
+        .expect("a push waiting page");
+    link.trim_start_matches("/signin/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned()
 }
 
 /// Posts a second-factor prompt's form, with `code`, to `node`; returns the response body.
@@ -217,4 +305,94 @@ async fn two_nodes_share_one_postgres_database() {
 
     b.stop().await;
     a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_made_on_one_node_reaches_the_app_on_another_and_the_page_on_a_third() {
+    let (nodes, addrs) = nodes(3).await;
+    let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
+    let (client, _) = a.create_client(ClientKind::Public, SigningAlg::RS256).await;
+    a.create_user("pia").await;
+    let setup = Browser::new(a);
+    setup
+        .sign_in(&a.url("/account/signin"), "pia", common::PASSWORD)
+        .await;
+    let (mut device, _) = setup.add_push_device(a, "Pixel 7").await;
+    advance_all(&nodes, common::STEP);
+
+    // The app's stream is held by node B; the sign-in (and so the challenge) is on node A.
+    device.node = Some(addrs[1].clone());
+    let mut app = device_events(&device, b).await;
+    let browser = Browser::new(a);
+    let (url, _, _, _) = authorize_url(a, &client, &[]);
+    let started = std::time::Instant::now();
+    let page = browser.sign_in(&url, "pia", common::PASSWORD).await;
+    let body = page.body().to_owned();
+    let number = common::match_number(&body);
+    let seen = read_until(&mut app, "event: challenge").await;
+    let delivered = started.elapsed();
+    assert!(seen.contains("\"username\":\"pia\""), "{seen}");
+    assert!(
+        delivered < std::time::Duration::from_secs(1),
+        "a push made on node A reached the app on node B in {delivered:?}"
+    );
+
+    // The browser's waiting page listens on node C.
+    let flow = flow_of(&body);
+    let mut page_events = browser
+        .http
+        .get(format!("{}/signin/{flow}/push/events", addrs[2]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page_events.status(), 200);
+    let id = device.pending(b).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Node B recorded the wake-up on the challenge node A wrote.
+    let stored = a.store().find_challenge(&id).await.unwrap().unwrap();
+    assert!(
+        stored.deliveries[0].woke_ms.is_some(),
+        "woken over the open connection on node B: {stored:?}"
+    );
+
+    // Approved through node B: the page on node C moves on, and the sign-in ends on node A.
+    let (status, outcome) = device.answer(b, &id, true, Some(number), false).await;
+    assert_eq!(status, 200, "{outcome}");
+    read_until(&mut page_events, "event: done").await;
+    let done = browser.open(&a.url(&format!("/signin/{flow}"))).await;
+    assert!(
+        query_param(done.app_url(), "code").is_some(),
+        "signed in: {}",
+        done.app_url()
+    );
+
+    // Removed through node A's store (what Security info, the helpdesk and the admin API all
+    // call): the app's streams on nodes B and C end.
+    device.node = Some(addrs[2].clone());
+    let mut on_c = device_events(&device, c).await;
+    let user = a
+        .store()
+        .find_user_by_username("pia")
+        .await
+        .unwrap()
+        .unwrap();
+    a.store()
+        .force_delete_method(&user.id, &device.id)
+        .await
+        .unwrap();
+    for stream in [&mut app, &mut on_c] {
+        let ended = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            while let Ok(Some(_)) = stream.chunk().await {}
+        })
+        .await;
+        assert!(
+            ended.is_ok(),
+            "the removed device's stream ended on another node"
+        );
+    }
+    for n in nodes.into_iter().rev() {
+        n.stop().await;
+    }
 }

@@ -35,7 +35,10 @@ pub use push::{ChallengeCreated, PushState};
 pub use signin_log::{SignInQuery, SignInRecord};
 mod tokens;
 mod users;
+mod wakeups;
 mod web_push;
+
+pub use wakeups::{Listener, Notice};
 
 pub use web_push::WebPushSubscriptionRecord;
 
@@ -105,6 +108,10 @@ pub struct SignInUpdate {
 pub struct Store {
     pool: sqlx::AnyPool,
     backend: Backend,
+    /// This process's name among the nodes sharing the database (random, per connect).
+    node: std::sync::Arc<str>,
+    /// The PostgreSQL URL, for the wake-up listener's own connection.
+    url: std::sync::Arc<str>,
 }
 
 /// Connections per pool. SQLite has one writer anyway (WAL lets readers run beside it);
@@ -128,16 +135,35 @@ impl Store {
         let backend = backend_of(url).ok_or_else(|| StoreError::UnsupportedUrl(redact_url(url)))?;
         // Idempotent: sqlx guards it with its own `Once`.
         sqlx::any::install_default_drivers();
+        let node: std::sync::Arc<str> = uuid::Uuid::new_v4().simple().to_string()[..12].into();
         let pool = match backend {
             Backend::Sqlite => connect_sqlite(url).await?,
             Backend::Postgres => {
+                let name = node.clone();
                 AnyPoolOptions::new()
                     .max_connections(POSTGRES_POOL_SIZE)
+                    .after_connect(move |conn, _meta| {
+                        let name = name.clone();
+                        Box::pin(async move {
+                            // Read by the wake-up triggers: a node skips the notices of its own
+                            // writes (it woke its own connections already).
+                            sqlx::query("SELECT set_config('postern.node', $1, false)")
+                                .bind(name.to_string())
+                                .execute(conn)
+                                .await?;
+                            Ok(())
+                        })
+                    })
                     .connect(url)
                     .await?
             }
         };
-        let store = Store { pool, backend };
+        let store = Store {
+            pool,
+            backend,
+            node,
+            url: url.into(),
+        };
         if let Err(e) = store.migrate().await {
             store.close().await;
             return Err(e);
@@ -154,6 +180,11 @@ impl Store {
     /// Which database is behind this store.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// This process's node name, as the wake-up notices carry it.
+    pub fn node(&self) -> &str {
+        &self.node
     }
 
     /// Applies the migrations this database lacks, in order, each in its own transaction.

@@ -24,14 +24,23 @@ pub(crate) struct Migration {
     pub description: &'static str,
     pub sqlite: &'static str,
     pub postgres: &'static str,
+    /// What only PostgreSQL has (the cross-node wake-up triggers), run after `postgres`. Its
+    /// statements are separated by lines holding only `--;`, since function bodies hold `;`.
+    pub postgres_only: &'static str,
 }
 
 impl Migration {
-    fn sql(&self, backend: Backend) -> &'static str {
-        match backend {
-            Backend::Sqlite => self.sqlite,
-            Backend::Postgres => self.postgres,
-        }
+    fn statements(&self, backend: Backend) -> Vec<&'static str> {
+        let (shared, only) = match backend {
+            Backend::Sqlite => (self.sqlite, ""),
+            Backend::Postgres => (self.postgres, self.postgres_only),
+        };
+        shared
+            .split(';')
+            .chain(only.split("\n--;\n"))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect()
     }
 }
 
@@ -42,42 +51,56 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         description: "initial schema",
         sqlite: SCHEMA_1_SQLITE,
         postgres: SCHEMA_1_POSTGRES,
+        postgres_only: "",
     },
     Migration {
         version: 2,
         description: "second factors and remembered devices",
         sqlite: SCHEMA_2,
         postgres: SCHEMA_2,
+        postgres_only: "",
     },
     Migration {
         version: 3,
         description: "push approvals and authenticator devices",
         sqlite: SCHEMA_3,
         postgres: SCHEMA_3,
+        postgres_only: "",
     },
     Migration {
         version: 4,
         description: "helpdesk: admin tokens, roles, audit log, temporary access passes, step reasons",
         sqlite: SCHEMA_4,
         postgres: SCHEMA_4,
+        postgres_only: "",
     },
     Migration {
         version: 5,
         description: "web push subscriptions of authenticator devices",
         sqlite: SCHEMA_5,
         postgres: SCHEMA_5,
+        postgres_only: "",
     },
     Migration {
         version: 6,
         description: "a version on sign-in flows (they move only from the version read)",
         sqlite: SCHEMA_6,
         postgres: SCHEMA_6,
+        postgres_only: "",
     },
     Migration {
         version: 7,
         description: "passkeys: a unique credential id per method, WebAuthn ceremonies",
         sqlite: SCHEMA_7,
         postgres: SCHEMA_7,
+        postgres_only: "",
+    },
+    Migration {
+        version: 8,
+        description: "cross-node wake-ups: PostgreSQL notifies every node of push changes and removed devices",
+        sqlite: "",
+        postgres: "",
+        postgres_only: WAKEUP_TRIGGERS,
     },
 ];
 
@@ -122,12 +145,7 @@ pub(crate) async fn run(store: &Store) -> Result<()> {
             tx.commit().await?;
             return Ok(());
         };
-        for statement in next
-            .sql(store.backend)
-            .split(';')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
+        for statement in next.statements(store.backend) {
             sqlx::query(sqlx::AssertSqlSafe(statement))
                 .execute(&mut *tx)
                 .await?;
@@ -595,6 +613,53 @@ CREATE TABLE webauthn_ceremonies (
     state TEXT NOT NULL,
     expires_ms BIGINT NOT NULL
 )";
+
+/// Cross-node wake-ups (see `wakeups.rs`): a new or changed push challenge and a removed method
+/// notify `postern_wakeups` from inside the transaction that made the change, so a notice goes out
+/// exactly when the change commits (and never for one rolled back). The payload holds ids only:
+/// the challenge, its devices, whether this change answered it, and the writing node (the
+/// `postern.node` setting of its connections), so that a node skips what it woke itself. SQLite
+/// has one node and wakes in process.
+const WAKEUP_TRIGGERS: &str = "
+CREATE FUNCTION postern_wakeup_challenge() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    devices jsonb;
+    answered boolean := false;
+BEGIN
+    SELECT COALESCE(jsonb_agg(d -> 'device_id'), '[]'::jsonb) INTO devices
+        FROM jsonb_array_elements(NEW.data::jsonb -> 'deliveries') AS d;
+    IF TG_OP = 'UPDATE' THEN
+        answered := jsonb_typeof(NEW.data::jsonb -> 'answer') = 'object'
+            AND jsonb_typeof(OLD.data::jsonb -> 'answer') IS DISTINCT FROM 'object';
+    END IF;
+    PERFORM pg_notify('postern_wakeups', jsonb_build_object(
+        'kind', CASE WHEN TG_OP = 'INSERT' THEN 'challenge_new' ELSE 'challenge_changed' END,
+        'id', NEW.id,
+        'devices', devices,
+        'answered', answered,
+        'node', current_setting('postern.node', true))::text);
+    RETURN NULL;
+END
+$$
+--;
+CREATE TRIGGER push_challenges_wakeup AFTER INSERT OR UPDATE ON push_challenges
+    FOR EACH ROW EXECUTE FUNCTION postern_wakeup_challenge()
+--;
+CREATE FUNCTION postern_wakeup_method() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF OLD.kind = 'push' THEN
+        PERFORM pg_notify('postern_wakeups', jsonb_build_object(
+            'kind', 'device_removed',
+            'id', OLD.id,
+            'node', current_setting('postern.node', true))::text);
+    END IF;
+    RETURN NULL;
+END
+$$
+--;
+CREATE TRIGGER auth_methods_wakeup AFTER DELETE ON auth_methods
+    FOR EACH ROW EXECUTE FUNCTION postern_wakeup_method()
+";
 
 #[cfg(test)]
 mod tests {

@@ -20,15 +20,15 @@ use time::{Duration, OffsetDateTime};
 #[tokio::test]
 async fn migrations_are_idempotent_and_a_newer_schema_is_refused() {
     on_both(async |store, db| {
-        assert_eq!(store.schema_version().await.unwrap(), 7);
+        assert_eq!(store.schema_version().await.unwrap(), 8);
         store.migrate().await.unwrap();
         store.migrate().await.unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 7);
+        assert_eq!(store.schema_version().await.unwrap(), 8);
         store.ping().await.unwrap();
 
         // Connecting again to a migrated database changes nothing.
         let again = Store::connect(&db.url).await.unwrap();
-        assert_eq!(again.schema_version().await.unwrap(), 7);
+        assert_eq!(again.schema_version().await.unwrap(), 8);
         again.close().await;
 
         let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
@@ -38,7 +38,7 @@ async fn migrations_are_idempotent_and_a_newer_schema_is_refused() {
             .unwrap();
         conn.close().await.unwrap();
         match Store::connect(&db.url).await {
-            Err(StoreError::NewerSchema { found: 999, known: 7 }) => {}
+            Err(StoreError::NewerSchema { found: 999, known: 8 }) => {}
             other => panic!("expected NewerSchema, got {other:?}"),
         }
         assert!(matches!(store.migrate().await, Err(StoreError::NewerSchema { .. })));

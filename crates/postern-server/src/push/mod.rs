@@ -5,6 +5,7 @@
 //! `wakeup`, and Web Push notifications to subscribed browsers through `notifications` (sent by
 //! `web_push`).
 
+pub mod cross_node;
 pub mod device_auth;
 pub mod notifications;
 pub mod steps;
@@ -237,20 +238,31 @@ pub async fn start(
     if woken.is_empty() {
         return Ok(Started::Sent(Box::new(challenge)));
     }
-    // Retried over concurrent writes: the woken device may mark it fetched at the same moment.
-    let at = postern_core::clock::to_millis(now);
-    let written = modify(state, &challenge.id, |c| {
+    let written = record_woken(state, &challenge.id, &woken).await?;
+    Ok(Started::Sent(Box::new(written.unwrap_or(challenge))))
+}
+
+/// Records that `devices` were woken over an open connection now (on this node or another).
+/// Retried over concurrent writes: a woken device may mark it fetched at the same moment.
+pub async fn record_woken(
+    state: &AppState,
+    id: &str,
+    devices: &[String],
+) -> Result<Option<Challenge>, StoreError> {
+    let at = postern_core::clock::to_millis(state.clock.now());
+    modify(state, id, |c| {
+        let mut changed = false;
         for d in c
             .deliveries
             .iter_mut()
-            .filter(|d| woken.contains(&d.device_id))
+            .filter(|d| devices.contains(&d.device_id) && d.woke_ms.is_none())
         {
-            d.woke_ms.get_or_insert(at);
+            d.woke_ms = Some(at);
+            changed = true;
         }
-        true
+        changed
     })
-    .await?;
-    Ok(Started::Sent(Box::new(written.unwrap_or(challenge))))
+    .await
 }
 
 /// The wire form of a challenge for a device.

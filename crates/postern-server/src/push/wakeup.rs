@@ -1,9 +1,10 @@
 //! Wake-ups: how a new push reaches a connected Postern Authenticator at once, and how a waiting
 //! browser learns that its challenge changed.
 //!
-//! Behind a trait so that a cross-node implementation (PostgreSQL LISTEN/NOTIFY, say) can join the
-//! in-process one; nothing depends on a wake-up arriving — the challenge lives in the store and
-//! the app fetches what is pending whenever it connects.
+//! Every node wakes its own connections in process; on PostgreSQL, `cross_node` relays what other
+//! nodes changed (the database's LISTEN/NOTIFY) into the same channels. Nothing depends on a
+//! wake-up arriving — the challenge lives in the store and the app fetches what is pending
+//! whenever it connects.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -18,6 +19,9 @@ pub enum DeviceEvent {
     Resolved(String),
     /// The device was removed from the account: its connection ends.
     Revoked,
+    /// Wake-ups may have been missed (the cross-node listener reconnected): check that the device
+    /// still exists and send what is pending again.
+    Recheck,
 }
 
 /// The wake-up channels.
@@ -32,6 +36,10 @@ pub trait Wakeups: Send + Sync + 'static {
     fn challenge_changed(&self, challenge_id: &str);
     /// How many device connections are open (for metrics and benchmarks).
     fn connected_devices(&self) -> usize;
+    /// The devices with a connection open here.
+    fn open_devices(&self) -> Vec<String>;
+    /// The challenges a browser waits on here.
+    fn watched_challenges(&self) -> Vec<String>;
 }
 
 /// Wake-ups within one process (one node).
@@ -60,6 +68,14 @@ fn subscribe<T: Clone>(
         .subscribe()
 }
 
+fn listened<T>(map: &Mutex<HashMap<String, broadcast::Sender<T>>>) -> Vec<String> {
+    let map = map.lock().unwrap_or_else(|p| p.into_inner());
+    map.iter()
+        .filter(|(_, s)| s.receiver_count() > 0)
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
 fn send<T: Clone>(map: &Mutex<HashMap<String, broadcast::Sender<T>>>, key: &str, value: T) -> bool {
     let map = map.lock().unwrap_or_else(|p| p.into_inner());
     map.get(key).is_some_and(|s| s.send(value).is_ok())
@@ -86,6 +102,14 @@ impl Wakeups for InProcess {
         let map = self.devices.lock().unwrap_or_else(|p| p.into_inner());
         map.values().map(|s| s.receiver_count()).sum()
     }
+
+    fn open_devices(&self) -> Vec<String> {
+        listened(&self.devices)
+    }
+
+    fn watched_challenges(&self) -> Vec<String> {
+        listened(&self.challenges)
+    }
 }
 
 #[cfg(test)]
@@ -103,5 +127,10 @@ mod tests {
         drop(rx);
         assert!(!hub.wake_device("d", DeviceEvent::Resolved("c".into())));
         assert_eq!(hub.connected_devices(), 0);
+        assert!(hub.open_devices().is_empty());
+        let _page = hub.subscribe_challenge("c");
+        let _phone = hub.subscribe_device("e");
+        assert_eq!(hub.watched_challenges(), ["c"]);
+        assert_eq!(hub.open_devices(), ["e"]);
     }
 }

@@ -379,6 +379,19 @@ pub async fn events(
                             let data = serde_json::json!({ "id": id }).to_string();
                             queue.push_back(Event::default().event(EVENT_RESOLVED).data(data));
                         }
+                        // Wake-ups may have been missed (another node's removal too): if the
+                        // device is still there, fetch what is pending again.
+                        Ok(DeviceEvent::Recheck) => {
+                            match state.store.find_method_by_id(&device.id).await {
+                                Ok(None) => return None,
+                                Ok(Some(_)) | Err(_) => {}
+                            }
+                            if let Ok(all) = push::pending_for(&state, &device, &rid).await {
+                                for c in all {
+                                    queue.push_back(challenge_event(&push::to_pending(&c, &name)));
+                                }
+                            }
+                        }
                         // Lagged: fetch what is pending again.
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                             if let Ok(all) = push::pending_for(&state, &device, &rid).await {

@@ -25,11 +25,22 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready when the database answers and signing keys are loaded.
+/// Ready when the database answers, signing keys are loaded and (on PostgreSQL) the node hears
+/// other nodes' wake-ups.
 pub async fn readyz(State(state): State<AppState>) -> Response {
+    let listening = state
+        .cross_node_listening
+        .load(std::sync::atomic::Ordering::Relaxed);
     match state.store.ping().await {
-        Ok(()) if state.keys.loaded_at().is_some() => "ready".into_response(),
-        Ok(()) => (StatusCode::SERVICE_UNAVAILABLE, "signing keys not loaded").into_response(),
+        Ok(()) if state.keys.loaded_at().is_none() => {
+            (StatusCode::SERVICE_UNAVAILABLE, "signing keys not loaded").into_response()
+        }
+        Ok(()) if !listening => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not hearing other nodes' wake-ups (reconnecting to the database)",
+        )
+            .into_response(),
+        Ok(()) => "ready".into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness: database unavailable");
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()

@@ -10,6 +10,9 @@ pub struct TestDevice {
     pub id: String,
     key: DeviceKey,
     pub http: reqwest::Client,
+    /// The node its requests go to (`http://host:port`), when not the server's issuer: another
+    /// node of the deployment, as a load balancer would pick.
+    pub node: Option<String>,
 }
 
 /// The device key: Ed25519 as the CLI makes it, or ECDSA P-256 as a browser without Ed25519 does.
@@ -89,7 +92,15 @@ impl TestDevice {
         let body: Value = res.json().await.unwrap();
         let app = AuthenticatorApp::scan(body["totp_uri"].as_str().unwrap());
         let id = body["device_id"].as_str().unwrap().to_owned();
-        (TestDevice { id, key, http }, app)
+        (
+            TestDevice {
+                id,
+                key,
+                http,
+                node: None,
+            },
+            app,
+        )
     }
 
     /// A request signed at the server's current time.
@@ -145,8 +156,12 @@ impl TestDevice {
         ts: i64,
         sig: &[u8],
     ) -> reqwest::RequestBuilder {
+        let url = match &self.node {
+            Some(node) => format!("{node}{path}"),
+            None => server.url(path),
+        };
         self.http
-            .request(method, server.url(path))
+            .request(method, url)
             .header("postern-device", &self.id)
             .header("postern-timestamp", ts.to_string())
             .header(
