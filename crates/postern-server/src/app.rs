@@ -209,6 +209,8 @@ pub struct RunningServer {
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
     jobs: JoinHandle<()>,
+    /// Held while serving a SQLite database (see `one_node_lock`); let go when stopped.
+    node_lock: Option<std::fs::File>,
 }
 
 impl RunningServer {
@@ -225,6 +227,7 @@ impl RunningServer {
         }
         self.jobs.abort();
         self.state.store.close().await;
+        self.node_lock = None;
     }
 
     /// Waits until the server stops by itself (it does not, unless it fails).
@@ -250,6 +253,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
         .local_addr()
         .map_err(|e| StartError(e.to_string()))?;
     let issuer = config.issuer_for(addr);
+    let node_lock = one_node_lock(&config, addr)?;
     let state = build_state(config, issuer.clone(), clock).await?;
     // Listening before serving: nothing another node writes after this node answers is missed.
     let cross_node = state.store.listen().await.map_err(|e| {
@@ -269,7 +273,55 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
         shutdown: Some(tx),
         task,
         jobs,
+        node_lock,
     })
+}
+
+/// SQLite serves one node: wake-ups stay in the process, so a second node on the same file would
+/// leave its users' pushes undelivered. The serving node holds an exclusive lock on
+/// `DATABASE.node-lock` (released when the process ends, however it ends); a second one is refused
+/// with the first one's address. Admin commands do not take it.
+fn one_node_lock(config: &Config, addr: SocketAddr) -> Result<Option<std::fs::File>, StartError> {
+    use std::io::{Read, Seek, Write};
+    let url = config.database_url();
+    let Some(rest) = url.strip_prefix("sqlite:") else {
+        return Ok(None);
+    };
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.starts_with(':') || url.contains("mode=memory") {
+        return Ok(None);
+    }
+    let lock_path = format!("{path}.node-lock");
+    let Ok(mut file) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+    else {
+        tracing::debug!(path = %lock_path, "no one-node lock file: it cannot be created");
+        return Ok(None);
+    };
+    match file.try_lock() {
+        Ok(()) => {
+            let _ = file.set_len(0);
+            let _ = file.rewind();
+            let _ = writeln!(file, "pid {} on {addr}", std::process::id());
+            Ok(Some(file))
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            Err(StartError(format!(
+                "database: another Postern node ({}) already serves the SQLite database '{path}'. SQLite is for one node: pushes would not reach apps connected to the other one. Stop it, or run several nodes on PostgreSQL (database_url = postgres://…)",
+                holder.trim()
+            )))
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            tracing::warn!(error = %e, path = %lock_path, "the one-node lock could not be taken");
+            Ok(None)
+        }
+    }
 }
 
 /// The largest read buffer of a connection. hyper grows a connection's read buffer to 16 KiB by

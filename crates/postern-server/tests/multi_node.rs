@@ -11,9 +11,11 @@ mod common;
 
 use common::{Backend, Browser, TestServer, authorize_url, query_param, redeem};
 use postern_core::client::ClientKind;
+use postern_core::clock::Clock;
 use postern_core::oidc::jws::{SigningAlg, verify_with_jwks};
 use postern_store::testing::TestDatabase;
 use serde_json::Value;
+use sqlx::Connection;
 
 const MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
 
@@ -395,4 +397,105 @@ async fn a_push_made_on_one_node_reaches_the_app_on_another_and_the_page_on_a_th
     for n in nodes.into_iter().rev() {
         n.stop().await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_lost_its_listener_re_reads_what_it_missed() {
+    let (nodes, addrs) = nodes(2).await;
+    let (a, b) = (&nodes[0], &nodes[1]);
+    a.create_user("rio").await;
+    let setup = Browser::new(a);
+    setup
+        .sign_in(&a.url("/account/signin"), "rio", common::PASSWORD)
+        .await;
+    let (mut device, _) = setup.add_push_device(a, "Pixel 7").await;
+    advance_all(&nodes, common::STEP);
+    device.node = Some(addrs[1].clone());
+    let mut app = device_events(&device, b).await;
+
+    // A challenge written without a notice (triggers off for this session: a notice lost while
+    // a listener was away looks like this to the node), then every listener's connection killed.
+    let user = a
+        .store()
+        .find_user_by_username("rio")
+        .await
+        .unwrap()
+        .unwrap();
+    let now = b.clock.now();
+    let missed = postern_core::credential::push::Challenge {
+        id: "missed-challenge".into(),
+        user_id: user.id.clone(),
+        flow_id: "some-flow".into(),
+        correlation_id: "some-correlation".into(),
+        app_name: "Learning hub".into(),
+        ip: "192.0.2.7".into(),
+        number: 42,
+        created: now,
+        expires: now + time::Duration::minutes(1),
+        deliveries: vec![postern_core::credential::push::Delivery::new(
+            &device.id, "Pixel 7", None, 0,
+        )],
+        answer: None,
+        failure_logged: false,
+        version: 1,
+    };
+    let db_url = nodes[0].config.database_url.clone().unwrap();
+    let mut conn = sqlx::AnyConnection::connect(&db_url).await.unwrap();
+    sqlx::query("SET session_replication_role = replica")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO push_challenges (id, user_id, flow_id, created_ms, expires_ms, data, version)
+         VALUES ($1, $2, $3, $4, $5, $6, 1)",
+    )
+    .bind(&missed.id)
+    .bind(&missed.user_id)
+    .bind(&missed.flow_id)
+    .bind(postern_core::clock::to_millis(missed.created))
+    .bind(postern_core::clock::to_millis(missed.expires))
+    .bind(serde_json::to_string(&missed).unwrap())
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let killed = sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(killed.len(), 2, "one listening connection per node");
+    conn.close().await.unwrap();
+
+    // Node B listens again and its open stream re-reads: the app gets what it missed.
+    let seen = read_until(&mut app, "missed-challenge").await;
+    assert!(seen.contains("event: challenge"), "{seen}");
+    let ready = reqwest::get(format!("{}/readyz", addrs[1])).await.unwrap();
+    assert_eq!(ready.status(), 200, "listening again, ready again");
+    for n in nodes.into_iter().rev() {
+        n.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_second_node_on_one_sqlite_file_is_refused_and_told_why() {
+    let first = TestServer::start(Backend::Sqlite).await;
+    let mut config = first.config.clone();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    let refused = postern_server::app::start(config.clone(), first.clock.clone())
+        .await
+        .err()
+        .expect("a second node on the same SQLite file is refused");
+    let why = refused.to_string();
+    assert!(
+        why.contains("already serves the SQLite database")
+            && why.contains(&first.server.addr.to_string())
+            && why.contains("PostgreSQL"),
+        "{why}"
+    );
+    // Once the first node stops, the file is free again.
+    let mut first = first;
+    first.restart().await;
+    first.stop().await;
 }

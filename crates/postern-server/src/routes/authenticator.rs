@@ -382,9 +382,8 @@ pub async fn events(
                         // Wake-ups may have been missed (another node's removal too): if the
                         // device is still there, fetch what is pending again.
                         Ok(DeviceEvent::Recheck) => {
-                            match state.store.find_method_by_id(&device.id).await {
-                                Ok(None) => return None,
-                                Ok(Some(_)) | Err(_) => {}
+                            if let Ok(None) = state.store.find_method_by_id(&device.id).await {
+                                return None;
                             }
                             if let Ok(all) = push::pending_for(&state, &device, &rid).await {
                                 for c in all {
