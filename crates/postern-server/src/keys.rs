@@ -57,21 +57,40 @@ pub async fn create_key(
     alg: SigningAlg,
     now: OffsetDateTime,
 ) -> Result<SigningKey, KeyRingError> {
+    let (key, sealed) = generate(master, rng, alg).await?;
+    store
+        .create_signing_key(&stored_key(&key, alg, sealed, now))
+        .await?;
+    Ok(key)
+}
+
+/// A new key and its PKCS#8 sealed with the master key.
+async fn generate(
+    master: &MasterKey,
+    rng: &dyn Random,
+    alg: SigningAlg,
+) -> Result<(SigningKey, Vec<u8>), KeyRingError> {
     let key = tokio::task::spawn_blocking(move || SigningKey::generate(alg))
         .await
         .map_err(|e| postern_core::oidc::jws::KeyError(e.to_string()))??;
     let sealed = master.seal(rng, &context(key.kid()), &key.to_pkcs8()?);
-    store
-        .create_signing_key(&StoredKey {
-            kid: key.kid().to_owned(),
-            alg,
-            sealed_pkcs8: sealed,
-            created: now,
-            retired: None,
-            publish_until: None,
-        })
-        .await?;
-    Ok(key)
+    Ok((key, sealed))
+}
+
+fn stored_key(
+    key: &SigningKey,
+    alg: SigningAlg,
+    sealed: Vec<u8>,
+    now: OffsetDateTime,
+) -> StoredKey {
+    StoredKey {
+        kid: key.kid().to_owned(),
+        alg,
+        sealed_pkcs8: sealed,
+        created: now,
+        retired: None,
+        publish_until: None,
+    }
 }
 
 /// Rotates every algorithm: new keys sign from now on; old public keys stay published for
@@ -108,7 +127,18 @@ impl KeyRing {
         let mut stored = store.list_signing_keys().await?;
         for alg in SigningAlg::ALL {
             if !stored.iter().any(|k| k.alg == alg && k.retired.is_none()) {
-                create_key(store, master, rng, alg, now).await?;
+                // Several nodes starting together each make one; the first stored wins and
+                // every node loads that one.
+                let (key, sealed) = generate(master, rng, alg).await?;
+                let first = store
+                    .create_first_signing_key(&stored_key(&key, alg, sealed, now))
+                    .await?;
+                if !first {
+                    tracing::info!(
+                        alg = alg.as_str(),
+                        "another node stored the first signing key; using it"
+                    );
+                }
                 stored = store.list_signing_keys().await?;
             }
         }

@@ -499,3 +499,40 @@ async fn a_second_node_on_one_sqlite_file_is_refused_and_told_why() {
     first.restart().await;
     first.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_starting_together_make_one_key_per_algorithm() {
+    let db = TestDatabase::create(Backend::Postgres).await;
+    let url = db.url.clone();
+    let node = |db: Option<TestDatabase>| {
+        let url = url.clone();
+        async move { TestServer::start_node(&url, db, |c| c.master_key = Some(MASTER_KEY.into())).await }
+    };
+    let (a, b, c) = tokio::join!(node(Some(db)), node(None), node(None));
+    let keys = a.store().list_signing_keys().await.unwrap();
+    for alg in SigningAlg::ALL {
+        assert_eq!(
+            keys.iter().filter(|k| k.alg == alg).count(),
+            1,
+            "one {alg:?} key for three nodes started together: {:?}",
+            keys.iter().map(|k| (&k.kid, k.alg)).collect::<Vec<_>>()
+        );
+    }
+    let mut jwks = vec![];
+    for n in [&a, &b, &c] {
+        let addr = format!("http://{}/jwks", n.server.addr);
+        jwks.push(
+            reqwest::get(addr)
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(jwks[0], jwks[1]);
+    assert_eq!(jwks[0], jwks[2]);
+    for n in [c, b, a] {
+        n.stop().await;
+    }
+}

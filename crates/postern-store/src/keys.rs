@@ -23,6 +23,9 @@ fn key_from_row(row: &AnyRow) -> Result<StoredKey> {
     })
 }
 
+/// Key of the PostgreSQL advisory lock taken while a first signing key is stored ("keys").
+const FIRST_KEY_LOCK: i64 = 0x006b_6579_73;
+
 impl Store {
     /// Stores a new key; `Conflict` if the kid is taken.
     pub async fn create_signing_key(&self, k: &StoredKey) -> Result<()> {
@@ -40,6 +43,44 @@ impl Store {
         .await
         .map_err(|e| conflict_as(e, || format!("signing key '{}'", k.kid)))?;
         Ok(())
+    }
+
+    /// Stores `k` as the first active key of its algorithm, unless one exists already: nodes
+    /// starting together generate a key each, and one wins. False when another key was there
+    /// (`k` is not stored). Serialised by the write lock on SQLite and an advisory lock on
+    /// PostgreSQL.
+    pub async fn create_first_signing_key(&self, k: &StoredKey) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        if self.backend == crate::Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(FIRST_KEY_LOCK)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let active = sqlx::query(
+            "SELECT kid FROM signing_keys WHERE alg = $1 AND retired_ms IS NULL LIMIT 1",
+        )
+        .bind(k.alg.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if active.is_some() {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, alg, sealed_pkcs8, created_ms, retired_ms, publish_until_ms)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&k.kid)
+        .bind(k.alg.as_str())
+        .bind(&k.sealed_pkcs8)
+        .bind(ms(k.created))
+        .bind(opt_ms(k.retired))
+        .bind(opt_ms(k.publish_until))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| conflict_as(e, || format!("signing key '{}'", k.kid)))?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Every key, oldest first.
