@@ -327,8 +327,9 @@ async fn a_push_made_on_one_node_reaches_the_app_on_another_and_the_page_on_a_th
     let mut app = device_events(&device, b).await;
     let browser = Browser::new(a);
     let (url, _, _, _) = authorize_url(a, &client, &[]);
-    let started = std::time::Instant::now();
     let page = browser.sign_in(&url, "pia", common::PASSWORD).await;
+    // The challenge was made at the end of the request that answered with the waiting page.
+    let started = std::time::Instant::now();
     let body = page.body().to_owned();
     let number = common::match_number(&body);
     let seen = read_until(&mut app, "event: challenge").await;
@@ -352,8 +353,15 @@ async fn a_push_made_on_one_node_reaches_the_app_on_another_and_the_page_on_a_th
         .as_str()
         .unwrap()
         .to_owned();
-    // Node B recorded the wake-up on the challenge node A wrote.
-    let stored = a.store().find_challenge(&id).await.unwrap().unwrap();
+    // Node B records the wake-up on the challenge node A wrote (just after waking the app).
+    let mut stored = a.store().find_challenge(&id).await.unwrap().unwrap();
+    for _ in 0..50 {
+        if stored.deliveries[0].woke_ms.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        stored = a.store().find_challenge(&id).await.unwrap().unwrap();
+    }
     assert!(
         stored.deliveries[0].woke_ms.is_some(),
         "woken over the open connection on node B: {stored:?}"
