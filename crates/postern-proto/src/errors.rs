@@ -93,6 +93,9 @@ pub enum ErrorCode {
     PasskeyFailed,
     /// The organisation's passkey policy does not allow this passkey or security key.
     PasskeyNotAllowed,
+    /// The database did not answer in time (restarting, unreachable, overloaded): nothing was
+    /// changed, and the request can be retried.
+    DatabaseUnavailable,
 }
 
 /// One entry of the catalogue.
@@ -108,7 +111,7 @@ pub struct ErrorInfo {
 
 impl ErrorCode {
     /// Every code, in catalogue order.
-    pub const ALL: [ErrorCode; 40] = [
+    pub const ALL: [ErrorCode; 41] = [
         ErrorCode::ServerError,
         ErrorCode::InvalidRequest,
         ErrorCode::MissingParameter,
@@ -149,6 +152,7 @@ impl ErrorCode {
         ErrorCode::RequestUriNotSupported,
         ErrorCode::PasskeyFailed,
         ErrorCode::PasskeyNotAllowed,
+        ErrorCode::DatabaseUnavailable,
     ];
 
     /// The numeric code shown to people and applications.
@@ -476,6 +480,14 @@ impl ErrorCode {
                 "Your organisation doesn't allow this passkey",
                 "Use another kind of passkey or security key (the message above says which rule it broke), or ask your helpdesk which ones are allowed.",
                 "The passkey policy (`passkeys.*` settings: synced passkeys, attestation, AAGUID allow and block lists, passwordless) refused this authenticator; the message names the rule.",
+            ),
+            DatabaseUnavailable => (
+                990017,
+                503,
+                "temporarily_unavailable",
+                "The sign-in service is busy for a moment",
+                "Nothing was lost. Wait a few seconds and try again (reload the page). If it lasts, give the helpdesk the Request Id shown on this page.",
+                "A database call failed for want of the database (no connection within `database.acquire_timeout_ms`, a statement past `database.statement_timeout_ms`, PostgreSQL restarting or unreachable). The transaction was rolled back; `/readyz` is red until the database answers again, and the node recovers by itself.",
             ),
             NotFound => (
                 990004,

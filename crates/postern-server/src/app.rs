@@ -99,7 +99,7 @@ pub async fn open_store(config: &Config) -> Result<Store, StartError> {
         std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o700))
             .map_err(failed)?;
     }
-    Ok(Store::connect(&config.database_url()).await?)
+    Ok(Store::connect_with(&config.database_url(), &config.database.store_options()).await?)
 }
 
 /// Builds the shared state.

@@ -23,6 +23,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `postgres://…` selects PostgreSQL; default SQLite in the data directory.
     pub database_url: Option<String>,
+    pub database: DatabaseConfig,
     /// The master key (32 bytes, base64url) sealing signing keys and secrets at rest. Default:
     /// generated into `<data_dir>/master.key`. Every node of a PostgreSQL deployment needs the same.
     pub master_key: Option<String>,
@@ -198,6 +199,40 @@ impl Default for TokenConfig {
     }
 }
 
+/// The database pool and the time limits that make a missing database fail fast (503, code
+/// 990017) instead of hanging requests.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DatabaseConfig {
+    /// Connections per node (default 8 on SQLite, 16 on PostgreSQL). On PostgreSQL, nodes ×
+    /// pool_size (+ one listening connection per node) must stay under `max_connections`.
+    pub pool_size: Option<u32>,
+    /// How long a request waits for a free connection (or a new one) before it fails.
+    pub acquire_timeout_ms: u64,
+    /// PostgreSQL: the longest a statement may run (`statement_timeout`).
+    pub statement_timeout_ms: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            pool_size: None,
+            acquire_timeout_ms: 3000,
+            statement_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl DatabaseConfig {
+    pub fn store_options(&self) -> postern_store::StoreOptions {
+        postern_store::StoreOptions {
+            pool_size: self.pool_size,
+            acquire_timeout: std::time::Duration::from_millis(self.acquire_timeout_ms),
+            statement_timeout: std::time::Duration::from_millis(self.statement_timeout_ms),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct LimitsConfig {
@@ -258,6 +293,7 @@ impl Default for Config {
             tls: TlsConfig::default(),
             data_dir: PathBuf::from("./postern-data"),
             database_url: None,
+            database: DatabaseConfig::default(),
             master_key: None,
             organisation: "Postern".into(),
             policy: PolicyConfig::default(),
@@ -331,6 +367,22 @@ impl Config {
                 "database_url (POSTERN_DATABASE_URL): '{}' is neither postgres://… nor sqlite:…",
                 redact_url(url)
             ));
+        }
+        if self
+            .database
+            .pool_size
+            .is_some_and(|n| !(1..=1000).contains(&n))
+        {
+            return bad(
+                "database.pool_size (POSTERN_DATABASE__POOL_SIZE): between 1 and 1000 connections"
+                    .into(),
+            );
+        }
+        if self.database.acquire_timeout_ms < 100 || self.database.statement_timeout_ms < 100 {
+            return bad(
+                "database.acquire_timeout_ms and database.statement_timeout_ms: at least 100 ms"
+                    .into(),
+            );
         }
         if !self.password.is_at_least_minimum() {
             return bad("password: Argon2id parameters below the OWASP minimum (memory_kib ≥ 19456, iterations ≥ 2, parallelism ≥ 1)".into());

@@ -544,3 +544,67 @@ async fn nodes_starting_together_make_one_key_per_algorithm() {
         n.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_fails_fast_loses_nothing_and_heals_by_itself() {
+    use common::db_proxy::{DbProxy, target_of};
+    let db = TestDatabase::create(Backend::Postgres).await;
+    let proxy = DbProxy::start(target_of(&db.url)).await;
+    let url = proxy.url_for(&db.url);
+    let node = TestServer::start_node(&url, Some(db), |c| {
+        c.master_key = Some(MASTER_KEY.into());
+        c.database.acquire_timeout_ms = 1000;
+        c.database.statement_timeout_ms = 2000;
+    })
+    .await;
+    let (client, _) = node
+        .create_client(ClientKind::Public, SigningAlg::RS256)
+        .await;
+    node.create_user("uma").await;
+    let sign_in = async || {
+        let browser = Browser::new(&node);
+        let (url, _, _, _) = authorize_url(&node, &client, &[]);
+        let done = browser.sign_in(&url, "uma", common::PASSWORD).await;
+        query_param(done.app_url(), "code").is_some()
+    };
+    assert!(sign_in().await);
+
+    // PostgreSQL unreachable: a page answers at once with 503, its code and ids; the node says
+    // it is not ready.
+    proxy.cut();
+    let (url, _, _, _) = authorize_url(&node, &client, &[]);
+    let started = std::time::Instant::now();
+    let res = reqwest::get(&url).await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(res.status(), 503);
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("990017") && body.contains("Request Id") && body.contains("Nothing was lost"),
+        "{body}"
+    );
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "failed fast: {took:?}"
+    );
+    let ready = reqwest::get(node.url("/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 503);
+
+    // Back after a few seconds: the node heals by itself, and what was there still is.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    proxy.restore();
+    let mut healed = false;
+    for _ in 0..50 {
+        let ready = reqwest::get(node.url("/readyz")).await.unwrap();
+        if ready.status() == 200 {
+            healed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(healed, "ready again within 10 s of the database's return");
+    assert!(
+        sign_in().await,
+        "signs in again, with the user made before the outage"
+    );
+    node.stop().await;
+}

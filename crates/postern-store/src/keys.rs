@@ -24,7 +24,7 @@ fn key_from_row(row: &AnyRow) -> Result<StoredKey> {
 }
 
 /// Key of the PostgreSQL advisory lock taken while a first signing key is stored ("keys").
-const FIRST_KEY_LOCK: i64 = 0x006b_6579_73;
+const FIRST_KEY_LOCK: i64 = 0x0000_006b_6579_7300;
 
 impl Store {
     /// Stores a new key; `Conflict` if the kid is taken.

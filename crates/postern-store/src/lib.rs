@@ -74,7 +74,57 @@ pub enum StoreError {
     UnsupportedUrl(String),
 }
 
+impl StoreError {
+    /// Whether the database was not there for it (no connection in time, a connection lost, a
+    /// statement cancelled by its timeout, PostgreSQL shutting down or starting): a moment's
+    /// unavailability, not a fault in the request. The transaction did not commit.
+    pub fn is_unavailable(&self) -> bool {
+        let StoreError::Database(e) = self else {
+            return false;
+        };
+        match e {
+            // A connection cut while it was being made shows as a protocol error ("unexpected
+            // response from SSLRequest").
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                // query_canceled (statement_timeout), admin_shutdown, crash_shutdown,
+                // cannot_connect_now, and every connection exception (class 08).
+                matches!(code.as_ref(), "57014" | "57P01" | "57P02" | "57P03")
+                    || code.starts_with("08")
+            }),
+            _ => false,
+        }
+    }
+}
+
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// How the store uses its database: pool size and the time limits that make a missing database
+/// fail fast instead of hanging a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Connections in this process's pool (default: 8 on SQLite, 16 on PostgreSQL).
+    pub pool_size: Option<u32>,
+    /// How long a request waits for a connection before it fails.
+    pub acquire_timeout: std::time::Duration,
+    /// PostgreSQL: the longest a statement may run (`statement_timeout`; migrations have none).
+    pub statement_timeout: std::time::Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            pool_size: None,
+            acquire_timeout: std::time::Duration::from_secs(3),
+            statement_timeout: std::time::Duration::from_secs(10),
+        }
+    }
+}
 
 /// A bound query on the `Any` driver, ready to run on the pool or inside a transaction.
 pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
@@ -132,25 +182,36 @@ impl Store {
     /// Connects to `sqlite:PATH` (the file is created if missing) or `postgres://…` /
     /// `postgresql://…`, and brings the schema up to date.
     pub async fn connect(url: &str) -> Result<Store> {
+        Store::connect_with(url, &StoreOptions::default()).await
+    }
+
+    /// [`Store::connect`] with pool size and time limits.
+    pub async fn connect_with(url: &str, options: &StoreOptions) -> Result<Store> {
         let backend = backend_of(url).ok_or_else(|| StoreError::UnsupportedUrl(redact_url(url)))?;
         // Idempotent: sqlx guards it with its own `Once`.
         sqlx::any::install_default_drivers();
         let node: std::sync::Arc<str> = uuid::Uuid::new_v4().simple().to_string()[..12].into();
         let pool = match backend {
-            Backend::Sqlite => connect_sqlite(url).await?,
+            Backend::Sqlite => connect_sqlite(url, options).await?,
             Backend::Postgres => {
                 let name = node.clone();
+                let statement_ms = options.statement_timeout.as_millis().to_string();
                 AnyPoolOptions::new()
-                    .max_connections(POSTGRES_POOL_SIZE)
+                    .max_connections(options.pool_size.unwrap_or(POSTGRES_POOL_SIZE))
+                    .acquire_timeout(options.acquire_timeout)
                     .after_connect(move |conn, _meta| {
-                        let name = name.clone();
+                        let (name, statement_ms) = (name.clone(), statement_ms.clone());
                         Box::pin(async move {
                             // Read by the wake-up triggers: a node skips the notices of its own
                             // writes (it woke its own connections already).
-                            sqlx::query("SELECT set_config('postern.node', $1, false)")
-                                .bind(name.to_string())
-                                .execute(conn)
-                                .await?;
+                            sqlx::query(
+                                "SELECT set_config('postern.node', $1, false),
+                                        set_config('statement_timeout', $2, false)",
+                            )
+                            .bind(name.to_string())
+                            .bind(statement_ms)
+                            .execute(conn)
+                            .await?;
                             Ok(())
                         })
                     })
@@ -231,7 +292,7 @@ fn backend_of(url: &str) -> Option<Backend> {
     }
 }
 
-async fn connect_sqlite(url: &str) -> Result<sqlx::AnyPool> {
+async fn connect_sqlite(url: &str, store_options: &StoreOptions) -> Result<sqlx::AnyPool> {
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
     let in_memory = path == "sqlite::memory:" || query.split('&').any(|p| p == "mode=memory");
     // create_if_missing: the URL form of it is `mode=rwc`, unless the caller chose a mode.
@@ -242,14 +303,16 @@ async fn connect_sqlite(url: &str) -> Result<sqlx::AnyPool> {
     } else {
         format!("{path}?{query}&mode=rwc")
     };
-    let mut options = AnyPoolOptions::new().after_connect(|conn, _meta| {
-        Box::pin(async move {
-            for pragma in SQLITE_PRAGMAS {
-                conn.execute(pragma).await?;
-            }
-            Ok(())
-        })
-    });
+    let mut options = AnyPoolOptions::new()
+        .acquire_timeout(store_options.acquire_timeout)
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                for pragma in SQLITE_PRAGMAS {
+                    conn.execute(pragma).await?;
+                }
+                Ok(())
+            })
+        });
     options = if in_memory {
         // Every connection to `:memory:` is a database of its own: keep exactly one, forever.
         options
@@ -258,7 +321,7 @@ async fn connect_sqlite(url: &str) -> Result<sqlx::AnyPool> {
             .idle_timeout(None)
             .max_lifetime(None)
     } else {
-        options.max_connections(SQLITE_POOL_SIZE)
+        options.max_connections(store_options.pool_size.unwrap_or(SQLITE_POOL_SIZE))
     };
     Ok(options.connect(&url).await?)
 }
@@ -316,6 +379,21 @@ mod tests {
             sqlite_url(Path::new("/tmp/a b/x?#%.db")).ok().as_deref(),
             Some("sqlite:/tmp/a%20b/x%3F%23%25.db")
         );
+    }
+
+    #[test]
+    fn a_missing_database_is_told_from_a_fault() {
+        let unavailable = |e: sqlx::Error| StoreError::Database(e).is_unavailable();
+        assert!(unavailable(sqlx::Error::PoolTimedOut));
+        assert!(unavailable(sqlx::Error::Io(
+            std::io::ErrorKind::ConnectionReset.into()
+        )));
+        assert!(unavailable(sqlx::Error::Protocol(
+            "unexpected response from SSLRequest".into()
+        )));
+        assert!(!unavailable(sqlx::Error::RowNotFound));
+        assert!(!StoreError::Conflict("user 'ana'".into()).is_unavailable());
+        assert!(!StoreError::Corrupt("flow".into()).is_unavailable());
     }
 
     #[tokio::test]

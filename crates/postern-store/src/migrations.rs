@@ -124,6 +124,10 @@ pub(crate) async fn run(store: &Store) -> Result<()> {
     loop {
         let mut tx = store.begin_write().await?;
         if store.backend == Backend::Postgres {
+            // A migration may take longer than a request's statement limit.
+            sqlx::query("SET LOCAL statement_timeout = 0")
+                .execute(&mut *tx)
+                .await?;
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(MIGRATION_LOCK)
                 .execute(&mut *tx)

@@ -145,10 +145,20 @@ impl PageError {
         }
     }
 
-    /// A failure of ours (the store, a bug): logged with the request id, shown as 50000.
-    pub fn internal(state: &AppState, err: &dyn std::fmt::Display, ctx: &ErrorContext) -> Self {
-        tracing::error!(request_id = %ctx.request_id, error = %err, "internal error");
-        PageError::new(state, ErrorCode::ServerError, None, ctx)
+    /// A failure of ours (the store, a bug): logged with the request id, shown as 50000 — or as
+    /// 990017 (503) when the database was not there for it, which is no fault of the request.
+    pub fn internal<E: std::fmt::Display + 'static>(
+        state: &AppState,
+        err: &E,
+        ctx: &ErrorContext,
+    ) -> Self {
+        let code = failure_code(err);
+        if code == ErrorCode::DatabaseUnavailable {
+            tracing::warn!(request_id = %ctx.request_id, error = %err, "database unavailable");
+        } else {
+            tracing::error!(request_id = %ctx.request_id, error = %err, "internal error");
+        }
+        PageError::new(state, code, None, ctx)
     }
 }
 
@@ -176,13 +186,40 @@ pub fn page(
     PageError::new(state, code, detail, ctx).into_response()
 }
 
+/// What a failure of ours is shown as: 990017 when the store could not reach its database,
+/// else 50000.
+pub fn failure_code<E: std::fmt::Display + 'static>(err: &E) -> ErrorCode {
+    let any: &dyn std::any::Any = err;
+    let unavailable = any
+        .downcast_ref::<postern_store::StoreError>()
+        .is_some_and(postern_store::StoreError::is_unavailable);
+    if unavailable {
+        ErrorCode::DatabaseUnavailable
+    } else {
+        ErrorCode::ServerError
+    }
+}
+
 /// A failure of ours as a response (see [`PageError::internal`]).
-pub fn internal(state: &AppState, err: &dyn std::fmt::Display, ctx: &ErrorContext) -> Response {
+pub fn internal<E: std::fmt::Display + 'static>(
+    state: &AppState,
+    err: &E,
+    ctx: &ErrorContext,
+) -> Response {
     PageError::internal(state, err, ctx).into_response()
 }
 
 /// Same as [`internal`] for JSON endpoints.
-pub fn internal_json(err: &dyn std::fmt::Display, ctx: &ErrorContext) -> Response {
+pub fn internal_json<E: std::fmt::Display + 'static>(err: &E, ctx: &ErrorContext) -> Response {
+    let code = failure_code(err);
+    if code == ErrorCode::DatabaseUnavailable {
+        tracing::warn!(request_id = %ctx.request_id, error = %err, "database unavailable");
+        return oauth_json(
+            code,
+            "the database is not answering; try again in a few seconds",
+            ctx,
+        );
+    }
     tracing::error!(request_id = %ctx.request_id, error = %err, "internal error");
     oauth_json(ErrorCode::ServerError, "an internal error occurred", ctx)
 }

@@ -36,6 +36,14 @@ fn api_error(status: StatusCode, error: &str, message: impl Into<String>) -> Res
 }
 
 fn internal(e: &postern_store::StoreError) -> Response {
+    if e.is_unavailable() {
+        tracing::warn!(error = %e, "authenticator API: database unavailable");
+        return api_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "the database is not answering; try again in a few seconds",
+        );
+    }
     tracing::error!(error = %e, "authenticator API: storage failed");
     api_error(
         StatusCode::INTERNAL_SERVER_ERROR,

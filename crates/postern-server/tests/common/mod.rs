@@ -18,6 +18,7 @@ pub use postern_store::Backend;
 use postern_store::testing::TestDatabase;
 use serde_json::Value;
 pub mod cdp;
+pub mod db_proxy;
 pub mod push_service;
 pub mod qr;
 pub mod webdriver;
