@@ -608,3 +608,61 @@ async fn a_database_outage_fails_fast_loses_nothing_and_heals_by_itself() {
     );
     node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_guesses_spread_over_two_nodes_meet_one_lock() {
+    let (nodes, addrs) = nodes(2).await;
+    let a = &nodes[0];
+    a.create_user("par").await;
+    let (client, _) = a.create_client(ClientKind::Public, SigningAlg::RS256).await;
+    let browser = Browser::new(a);
+    let page = browser.open(&authorize_url(a, &client, &[]).0).await;
+    let form = common::SignInForm::of(a, page.body());
+    let path = form.action.trim_start_matches(a.issuer()).to_owned();
+    // 30 wrong passwords at once, every other one through node B.
+    let guesses: Vec<_> = (0..30)
+        .map(|i| {
+            let node = addrs[i % 2].clone();
+            let form = common::SignInForm {
+                action: format!("{node}{path}"),
+                csrf: form.csrf.clone(),
+            };
+            let (http, origin) = (browser.http.clone(), a.issuer().to_owned());
+            tokio::spawn(async move {
+                let res = form
+                    .post(&http, &origin, "par", &format!("guess-{i}"))
+                    .await;
+                res.text().await.unwrap()
+            })
+        })
+        .collect();
+    let mut wrong_answers = 0;
+    let mut locked = 0;
+    for g in guesses {
+        let body = g.await.unwrap();
+        if body.contains("50126") {
+            wrong_answers += 1;
+        } else if body.contains("50053") {
+            locked += 1;
+        } else {
+            panic!("unexpected answer: {body}");
+        }
+    }
+    println!("{wrong_answers} answered wrong password, {locked} locked");
+    // The threshold is 10: nine guesses are answered "wrong password", the tenth locks, and
+    // neither node lets a guess past the lock however the requests interleave.
+    assert!(
+        wrong_answers == 9 && locked == 21,
+        "{wrong_answers} wrong, {locked} locked"
+    );
+    let right = browser
+        .submit_password(page.body(), "par", common::PASSWORD)
+        .await;
+    assert!(
+        right.body().contains("50053"),
+        "the right password waits too"
+    );
+    for n in nodes.into_iter().rev() {
+        n.stop().await;
+    }
+}
