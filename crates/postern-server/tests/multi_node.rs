@@ -666,3 +666,152 @@ async fn parallel_guesses_spread_over_two_nodes_meet_one_lock() {
         n.stop().await;
     }
 }
+
+/// A `postern serve` process, killed if the test ends without killing it.
+struct NodeProcess(std::process::Child);
+
+impl NodeProcess {
+    /// SIGKILL, and wait for it to be gone.
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A `postern serve` process on `database_url` at `port`, with `issuer`; returns once ready.
+async fn spawn_node(database_url: &str, port: u16, issuer: &str) -> (NodeProcess, String) {
+    let dir = std::env::temp_dir().join(format!(
+        "postern-node-{}",
+        postern_core::random::token(&postern_core::random::OsRandom, 8)
+    ));
+    let node = NodeProcess(
+        std::process::Command::new(env!("CARGO_BIN_EXE_postern"))
+            .arg("--data-dir")
+            .arg(&dir)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("POSTERN_DATABASE_URL", database_url)
+            .env("POSTERN_MASTER_KEY", MASTER_KEY)
+            .env("POSTERN_ISSUER", issuer)
+            .env("POSTERN_POLICY__MFA", "when_registered")
+            .env("POSTERN_LOG__LEVEL", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let addr = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if let Ok(res) = reqwest::get(format!("{addr}/readyz")).await
+            && res.status() == 200
+        {
+            return (node, addr);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("node on {port} never became ready");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_mid_sign_in_loses_nothing() {
+    // Node A (the address the browser uses) and node B are `postern serve` processes; a third,
+    // in-process node on the same database lends the test its store and clock. A is killed
+    // (SIGKILL) while the sign-in waits for the push.
+    let db = TestDatabase::create(Backend::Postgres).await;
+    let (port_a, port_b) = (free_port(), free_port());
+    let issuer = format!("http://127.0.0.1:{port_a}");
+    let (mut node_a, addr_a) = spawn_node(&db.url, port_a, &issuer).await;
+    let (mut node_b, addr_b) = spawn_node(&db.url, port_b, &issuer).await;
+    let url = db.url.clone();
+    let setup_node = TestServer::start_node(&url, Some(db), {
+        let issuer = issuer.clone();
+        move |c| {
+            c.issuer = Some(issuer);
+            c.master_key = Some(MASTER_KEY.into());
+        }
+    })
+    .await;
+    setup_node.create_user("kai").await;
+    let (client, _) = setup_node
+        .create_client(ClientKind::Public, SigningAlg::RS256)
+        .await;
+    // Set up through node A (alive for now), as the user would.
+    let setup = Browser::new(&setup_node);
+    setup
+        .sign_in(&setup_node.url("/account/signin"), "kai", common::PASSWORD)
+        .await;
+    let (mut device, _) = setup.add_push_device(&setup_node, "Pixel 7").await;
+
+    // The app listens on node A; the browser signs in through node A up to the waiting page.
+    device.node = Some(addr_a.clone());
+    let mut on_a = device_events(&device, &setup_node).await;
+    let browser = Browser::new(&setup_node);
+    let (auth_url, verifier, _, _) = authorize_url(&setup_node, &client, &[]);
+    let waiting = browser.sign_in(&auth_url, "kai", common::PASSWORD).await;
+    let body = waiting.body().to_owned();
+    let number = common::match_number(&body);
+    let flow = flow_of(&body);
+    read_until(&mut on_a, "event: challenge").await;
+
+    // Node A dies.
+    node_a.kill();
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while let Ok(Some(_)) = on_a.chunk().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the app's connection to node A is gone");
+
+    // The app reconnects to node B and gets the pending request at once; approves it there.
+    device.node = Some(addr_b.clone());
+    let mut on_b = device_events(&device, &setup_node).await;
+    let seen = read_until(&mut on_b, "event: challenge").await;
+    assert!(seen.contains("\"username\":\"kai\""), "{seen}");
+    let id = device.pending(&setup_node).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, outcome) = device
+        .answer(&setup_node, &id, true, Some(number), false)
+        .await;
+    assert_eq!(status, 200, "{outcome}");
+
+    // The browser, retried against node B, continues its flow and gets its tokens there.
+    let done = browser
+        .http
+        .get(format!("{addr_b}/signin/{flow}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 303);
+    let back = done.headers()["location"].to_str().unwrap().to_owned();
+    let code = query_param(&back, "code").expect("a code from node B");
+    let tokens = reqwest::Client::new()
+        .post(format!("{addr_b}/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", client.redirect_uris[0].as_str()),
+            ("code_verifier", verifier.as_str()),
+            ("client_id", client.id.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tokens.status(), 200, "{}", tokens.text().await.unwrap());
+    drop(on_b);
+    node_b.kill();
+    setup_node.stop().await;
+}
