@@ -58,6 +58,21 @@ impl Browser {
         }
     }
 
+    /// A browser whose connections come from `local` (a loopback address such as 127.0.0.3), so
+    /// that a test can tell the client's address from a proxy's.
+    pub fn from_address(server: &TestServer, local: std::net::IpAddr) -> Browser {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .local_address(local)
+            .build()
+            .unwrap();
+        Browser {
+            http,
+            issuer: server.issuer().to_owned(),
+        }
+    }
+
     /// GETs `url` and follows redirects while they stay on Postern.
     pub async fn open(&self, url: &str) -> Landing {
         let res = self.http.get(url).send().await.unwrap();
