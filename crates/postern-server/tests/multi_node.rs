@@ -815,3 +815,147 @@ async fn a_node_killed_mid_sign_in_loses_nothing() {
     node_b.kill();
     setup_node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_deployment_moves_to_postgresql_and_everyone_still_signs_in() {
+    use common::{AuthenticatorApp, TestKey};
+    // A SQLite deployment with an authenticator app, a Postern Authenticator and a passkey, an
+    // application, sessions, sign-ins and their logs.
+    let old = TestServer::start_localhost(Backend::Sqlite, |c| {
+        c.master_key = Some(MASTER_KEY.into());
+    })
+    .await;
+    let (client, _) = old
+        .create_client(ClientKind::Public, SigningAlg::RS256)
+        .await;
+    let app: AuthenticatorApp = common::user_with_app(&old, "ana").await;
+    let browser = Browser::new(&old);
+    let prompt = browser
+        .sign_in(&old.url("/account/signin"), "ana", common::PASSWORD)
+        .await;
+    let security = browser
+        .submit_code(prompt.body(), &app.code(&old, time::Duration::ZERO), false)
+        .await;
+    assert!(security.body().contains("Security info"));
+    let mut key = TestKey::new();
+    browser.add_passkey(&old, &mut key, None).await;
+    old.create_user("ben").await;
+    let setup = Browser::new(&old);
+    setup
+        .sign_in(&old.url("/account/signin"), "ben", common::PASSWORD)
+        .await;
+    let (mut device, _) = setup.add_push_device(&old, "Pixel 7").await;
+    let data_dir = old.data_dir().to_owned();
+    let sqlite_url = old.config.database_url();
+    let mut old = old;
+    old.server.shut_down().await;
+
+    // `postern admin migrate --to` into a fresh PostgreSQL database.
+    let db = TestDatabase::create(Backend::Postgres).await;
+    let migrate = |to: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_postern"))
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .args(["admin", "migrate", "--to", to])
+            .env("POSTERN_DATABASE_URL", &sqlite_url)
+            .env("POSTERN_LOG__LEVEL", "warn")
+            .output()
+            .unwrap()
+    };
+    let out = migrate(&db.url);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    );
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("every table's count and checksum match"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("users: 2 rows"),
+        "progress per table: {stderr}"
+    );
+    let sqlite = postern_store::Store::connect(&sqlite_url).await.unwrap();
+    let target = postern_store::Store::connect(&db.url).await.unwrap();
+    for table in [
+        "users",
+        "auth_methods",
+        "clients",
+        "signing_keys",
+        "sso_sessions",
+        "signins",
+        "signin_steps",
+    ] {
+        let count = async |s: &postern_store::Store| s.count_rows_for_tests(table).await.unwrap();
+        let (from, to) = (count(&sqlite).await, count(&target).await);
+        assert!(
+            from > 0 && from == to,
+            "{table}: {from} rows in SQLite, {to} in PostgreSQL"
+        );
+    }
+    sqlite.close().await;
+    target.close().await;
+    // A second run finds data there and changes nothing.
+    let again = migrate(&db.url);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already holds data"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+
+    // A node on PostgreSQL with the same master key: the app's code, the passkey and the push
+    // device all work.
+    let port = free_port();
+    let url = db.url.clone();
+    let new = TestServer::start_node(&url, Some(db), move |c| {
+        c.listen = format!("127.0.0.1:{port}").parse().unwrap();
+        c.issuer = Some(format!("http://localhost:{port}"));
+        c.master_key = Some(MASTER_KEY.into());
+    })
+    .await;
+    new.advance(common::STEP * 2);
+    let (auth_url, _, _, _) = authorize_url(&new, &client, &[]);
+    let fresh = Browser::new(&new);
+    let prompt = fresh.sign_in(&auth_url, "ana", common::PASSWORD).await;
+    let done = fresh
+        .submit_code(prompt.body(), &app.code(&new, time::Duration::ZERO), false)
+        .await;
+    assert!(
+        query_param(done.app_url(), "code").is_some(),
+        "the migrated TOTP seed opens"
+    );
+
+    let passwordless = Browser::new(&new);
+    let page = passwordless
+        .open(&authorize_url(&new, &client, &[]).0)
+        .await;
+    let done = passwordless
+        .use_passkey(&new, page.body(), &mut key, None)
+        .await;
+    assert!(
+        query_param(done.app_url(), "code").is_some(),
+        "the migrated passkey signs in"
+    );
+
+    let pushed = Browser::new(&new);
+    let waiting = pushed
+        .sign_in(
+            &authorize_url(&new, &client, &[]).0,
+            "ben",
+            common::PASSWORD,
+        )
+        .await;
+    let number = common::match_number(waiting.body());
+    device.node = None;
+    let pending = device.pending(&new).await;
+    let id = pending[0]["id"].as_str().unwrap().to_owned();
+    let (status, _) = device.answer(&new, &id, true, Some(number), false).await;
+    assert_eq!(status, 200, "the migrated device's key signs");
+    let flow = flow_of(waiting.body());
+    let done = pushed.open(&new.url(&format!("/signin/{flow}"))).await;
+    assert!(query_param(done.app_url(), "code").is_some());
+    new.stop().await;
+    let _ = std::fs::remove_dir_all(&data_dir);
+}

@@ -15,6 +15,7 @@ mod audit;
 mod ceremonies;
 mod clients;
 mod completion;
+mod copy;
 mod flows;
 mod keys;
 mod maintenance;
@@ -30,6 +31,7 @@ pub mod testing;
 
 pub use audit::AuditQuery;
 pub use ceremonies::Ceremony;
+pub use copy::TableCopy;
 pub use methods::MethodRemoval;
 pub use push::{ChallengeCreated, PushState};
 pub use signin_log::{SignInQuery, SignInRecord};

@@ -95,11 +95,35 @@ enum AdminCommand {
     /// Token signing keys (local store only).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Move this deployment from SQLite to PostgreSQL (local store only; stop the server first).
+    Migrate(MigrateArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Copies every table of the SQLite store the settings point at (users, methods, devices, passkeys,
+applications, signing keys, sessions, the sign-in and audit logs…) into an empty PostgreSQL
+database, in one transaction: each table's row count and checksum are compared on both sides
+before anything is committed, and a database that already holds data is refused.
+
+  systemctl stop postern
+  postern admin migrate --to postgres://postern@db.school.example/postern
+  # then on every node: POSTERN_DATABASE_URL=postgres://… and the same master key (data_dir/master.key)")]
+struct MigrateArgs {
+    /// The PostgreSQL database to fill (postgres://user@host/db); it must be empty.
+    #[arg(long, value_name = "URL")]
+    to: String,
 }
 
 type CmdResult = Result<(), String>;
 
 pub async fn run(config: Config, args: AdminArgs) -> CmdResult {
+    if let AdminCommand::Migrate(to) = &args.command {
+        if args.server.is_some() {
+            return Err("migrate runs where the SQLite file is (without --server)".into());
+        }
+        return migrate(&config, &to.to, args.json).await;
+    }
     if let AdminCommand::Keys(cmd) = args.command {
         if args.server.is_some() {
             return Err("signing keys are managed on the server itself (without --server)".into());
@@ -123,10 +147,76 @@ pub async fn run(config: Config, args: AdminArgs) -> CmdResult {
         AdminCommand::Signins(cmd) => signins(&api, &out, cmd).await,
         AdminCommand::Audit(cmd) => audit(&api, &out, cmd).await,
         AdminCommand::Token(cmd) => token(&api, &out, cmd).await,
-        AdminCommand::Keys(_) => Ok(()),
+        AdminCommand::Keys(_) | AdminCommand::Migrate(_) => Ok(()),
     };
     api.close().await;
     result
+}
+
+/// `postern admin migrate --to URL`: SQLite → PostgreSQL, verified, in one transaction.
+async fn migrate(config: &Config, to: &str, json: bool) -> CmdResult {
+    use std::io::Write;
+    let shown = crate::config::redact_url(to);
+    if !(to.starts_with("postgres://") || to.starts_with("postgresql://")) {
+        return Err(format!("--to: '{shown}' is not a postgres:// URL"));
+    }
+    if !config.database_url().starts_with("sqlite:") {
+        return Err(
+            "migrate copies a SQLite deployment: the settings point at PostgreSQL already".into(),
+        );
+    }
+    let source = crate::app::open_store(config)
+        .await
+        .map_err(|e| e.to_string())?;
+    eprintln!("Connecting to {shown} (its schema is brought up to date first)…");
+    let target = match postern_store::Store::connect(to).await {
+        Ok(t) => t,
+        Err(e) => {
+            source.close().await;
+            return Err(format!("--to {shown}: {e}"));
+        }
+    };
+    let mut last = String::new();
+    let copied = source
+        .copy_into(&target, |table, rows| {
+            if table != last {
+                if !last.is_empty() {
+                    eprintln!();
+                }
+                last = table.to_owned();
+            }
+            eprint!("\r  {table}: {rows} rows");
+            let _ = std::io::stderr().flush();
+        })
+        .await;
+    eprintln!();
+    source.close().await;
+    target.close().await;
+    let copied = copied.map_err(|e| format!("nothing was copied: {e}"))?;
+    let total: u64 = copied.iter().map(|t| t.rows).sum();
+    if json {
+        let tables: Vec<Value> = copied
+            .iter()
+            .map(|t| serde_json::json!({"table": t.table, "rows": t.rows, "checksum": format!("{:016x}", t.checksum)}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"to": shown, "tables": tables, "rows": total})
+            )
+            .unwrap_or_default()
+        );
+    } else {
+        println!(
+            "Copied {} tables, {total} rows into {shown}; every table's count and checksum match.",
+            copied.len()
+        );
+        println!(
+            "Next: set POSTERN_DATABASE_URL on every node, give each the same master key (POSTERN_MASTER_KEY or {}), and start them.",
+            config.data_dir.join("master.key").display()
+        );
+    }
+    Ok(())
 }
 
 /// Prints either the API's JSON or the human form.
