@@ -42,16 +42,24 @@ struct Payload {
     devices: Vec<String>,
     #[serde(default)]
     answered: bool,
+    /// Too many devices for a notice's 8,000 bytes: they are read from the challenge.
+    #[serde(default)]
+    many: bool,
     node: Option<String>,
 }
 
-/// A notice from its payload; None for this node's own writes and for what this version does not
-/// know.
-fn parse(payload: &str, own_node: &str) -> Option<Notice> {
+/// A notice from its payload (and whether its devices must be read from the challenge); None for
+/// this node's own writes and for what this version does not know.
+fn parse(payload: &str, own_node: &str) -> Option<(Notice, bool)> {
     let p: Payload = serde_json::from_str(payload).ok()?;
     if p.node.as_deref() == Some(own_node) {
         return None;
     }
+    let many = p.many;
+    parse_kind(p).map(|n| (n, many))
+}
+
+fn parse_kind(p: Payload) -> Option<Notice> {
     match p.kind.as_str() {
         "challenge_new" => Some(Notice::ChallengeNew {
             id: p.id,
@@ -72,6 +80,8 @@ pub struct Listener {
     inner: Option<sqlx::postgres::PgListener>,
     url: Arc<str>,
     node: Arc<str>,
+    /// Reads the devices of a challenge whose notice could not hold them all.
+    store: Store,
 }
 
 async fn listen(url: &str) -> Result<sqlx::postgres::PgListener> {
@@ -90,6 +100,7 @@ impl Store {
             inner: Some(listen(&self.url).await?),
             url: self.url.clone(),
             node: self.node.clone(),
+            store: self.clone(),
         }))
     }
 }
@@ -104,11 +115,11 @@ impl Listener {
                 return Ok(Notice::Reconnected);
             };
             match inner.try_recv().await {
-                Ok(Some(n)) => {
-                    if let Some(notice) = parse(n.payload(), &self.node) {
-                        return Ok(notice);
-                    }
-                }
+                Ok(Some(n)) => match parse(n.payload(), &self.node) {
+                    Some((notice, false)) => return Ok(notice),
+                    Some((notice, true)) => return self.with_devices(notice).await,
+                    None => {}
+                },
                 // Lost and listening again already (sqlx reconnects eagerly).
                 Ok(None) => return Ok(Notice::Reconnected),
                 Err(e) => {
@@ -119,6 +130,35 @@ impl Listener {
                 }
             }
         }
+    }
+}
+
+impl Listener {
+    /// `notice` with its challenge's devices read from the store.
+    async fn with_devices(&self, notice: Notice) -> Result<Notice> {
+        let devices_of = async |id: &str| -> Result<Vec<String>> {
+            Ok(self
+                .store
+                .find_challenge(id)
+                .await?
+                .map(|c| c.deliveries.into_iter().map(|d| d.device_id).collect())
+                .unwrap_or_default())
+        };
+        Ok(match notice {
+            Notice::ChallengeNew { id, .. } => {
+                let devices = devices_of(&id).await?;
+                Notice::ChallengeNew { id, devices }
+            }
+            Notice::ChallengeChanged { id, answered, .. } => {
+                let devices = devices_of(&id).await?;
+                Notice::ChallengeChanged {
+                    id,
+                    devices,
+                    answered,
+                }
+            }
+            other => other,
+        })
     }
 }
 
@@ -133,16 +173,21 @@ mod tests {
         let new = r#"{"kind":"challenge_new","id":"c","devices":["d1","d2"],"answered":false,"node":"a"}"#;
         assert_eq!(
             parse(new, "b"),
-            Some(Notice::ChallengeNew {
-                id: "c".into(),
-                devices: vec!["d1".into(), "d2".into()]
-            })
+            Some((
+                Notice::ChallengeNew {
+                    id: "c".into(),
+                    devices: vec!["d1".into(), "d2".into()]
+                },
+                false
+            ))
         );
+        let many = r#"{"kind":"challenge_new","id":"c","devices":[],"many":true,"node":"a"}"#;
+        assert!(matches!(parse(many, "b"), Some((_, true))));
         assert_eq!(parse(new, "a"), None, "a node's own write");
         let removed = r#"{"kind":"device_removed","id":"d","node":null}"#;
         assert_eq!(
             parse(removed, "a"),
-            Some(Notice::DeviceRemoved { id: "d".into() }),
+            Some((Notice::DeviceRemoved { id: "d".into() }, false)),
             "a write from outside any node (psql, a migration) counts"
         );
         assert_eq!(parse(r#"{"kind":"later","id":"x"}"#, "a"), None);

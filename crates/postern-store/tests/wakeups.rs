@@ -203,3 +203,34 @@ async fn sqlite_has_no_listener() {
     store.close().await;
     db.drop_database().await;
 }
+
+#[tokio::test]
+async fn a_challenge_for_more_devices_than_a_notice_holds_still_names_them_all() {
+    let db = TestDatabase::create(Backend::Postgres).await;
+    let a = Store::connect(&db.url).await.unwrap();
+    let b = Store::connect(&db.url).await.unwrap();
+    let mut on_b = b.listen().await.unwrap().unwrap();
+    a.create_user(&user("u1", "ana")).await.unwrap();
+    // 250 device ids of 36 characters: ~10 KB, past pg_notify's 8,000 bytes.
+    let ids: Vec<String> = (0..250)
+        .map(|i| format!("{i:08}-0000-4000-8000-000000000000"))
+        .collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    a.create_challenge_limited(
+        &challenge("c1", "u1", &refs),
+        t0() - Duration::minutes(5),
+        3,
+    )
+    .await
+    .expect("a large challenge is written (the notice is shortened, not refused)");
+    match next(&mut on_b).await {
+        Notice::ChallengeNew { id, devices } => {
+            assert_eq!(id, "c1");
+            assert_eq!(devices, ids, "read from the challenge itself");
+        }
+        other => panic!("{other:?}"),
+    }
+    a.close().await;
+    b.close().await;
+    db.drop_database().await;
+}
