@@ -154,8 +154,9 @@ impl Store {
 
     /// Everything one request adds to a sign-in, in one transaction: its steps (numbered after
     /// the existing ones), their request ids, and the summary update if given. Used on the hot path
-    /// of every sign-in, where one commit instead of several matters. A concurrent append from
-    /// another node that takes the same step number makes this one retry.
+    /// of every sign-in, where one commit instead of several matters. Appends to one entry wait
+    /// for each other (see `write_record`); one to an entry not yet created that takes the same
+    /// step number as another retries.
     pub async fn record_signin(
         &self,
         correlation_id: &str,
@@ -329,6 +330,16 @@ pub(crate) async fn write_record(
     conn: &mut sqlx::AnyConnection,
     rec: &SignInRecord<'_>,
 ) -> Result<()> {
+    // Appends to one sign-in queue on its entry's row lock (a no-op write) rather than collide on
+    // a step number: thirty wrong guesses at once from two nodes would otherwise exhaust any
+    // number of retries. Taken first, as every transaction here takes a flow's lock (if any)
+    // before its entry's, so the order of locks is always flow, then entry.
+    if !rec.steps.is_empty() {
+        sqlx::query("UPDATE signins SET updated_ms = updated_ms WHERE correlation_id = $1")
+            .bind(rec.correlation_id)
+            .execute(&mut *conn)
+            .await?;
+    }
     let mut recorded: Vec<&str> = Vec::new();
     for step in rec.steps {
         sqlx::query(

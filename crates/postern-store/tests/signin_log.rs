@@ -108,18 +108,22 @@ async fn signin_log_finds_by_either_id_with_ordered_steps() {
         assert_eq!(store.list_signins(2).await.unwrap().len(), 2);
         assert!(store.list_signins(0).await.unwrap().is_empty());
 
-        // Concurrent appends (as from two nodes) all land, with distinct numbers.
-        let append = |n: i64| {
-            let s = step(n, &format!("par-{n}"), &format!("parallel {n}"));
-            async move { store.append_signin_step("corr-b", &s).await }
-        };
-        let (r1, r2, r3, r4) = tokio::join!(append(1), append(2), append(3), append(4));
-        for r in [r1, r2, r3, r4] {
-            r.unwrap();
+        // Concurrent appends (as from two nodes, thirty wrong guesses at once) all land, with
+        // distinct numbers, and none fails for want of a step number.
+        let mut appends = tokio::task::JoinSet::new();
+        for n in 0..40 {
+            let store = store.clone();
+            appends.spawn(async move {
+                let s = step(n, &format!("par-{n}"), &format!("parallel {n}"));
+                store.append_signin_step("corr-b", &s).await
+            });
+        }
+        while let Some(done) = appends.join_next().await {
+            done.unwrap().unwrap();
         }
         let b = store.find_signin("corr-b").await.unwrap().unwrap();
-        assert_eq!(b.steps.len(), 4);
-        assert_eq!(b.request_ids.len(), 4);
+        assert_eq!(b.steps.len(), 40);
+        assert_eq!(b.request_ids.len(), 40);
     })
     .await;
 }
