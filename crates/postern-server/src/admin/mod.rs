@@ -43,6 +43,7 @@ impl AdminError {
             AdminError::Forbidden(_) | AdminError::Refused(_) => "forbidden",
             AdminError::Invalid(_) => "invalid_request",
             AdminError::Conflict(_) => "conflict",
+            AdminError::Store(e) if e.is_unavailable() => "temporarily_unavailable",
             AdminError::Store(_) => "server_error",
         }
     }

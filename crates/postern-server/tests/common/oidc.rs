@@ -8,6 +8,15 @@ pub fn authorize_url(
     client: &Client,
     extra: &[(&str, &str)],
 ) -> (String, String, String, String) {
+    authorize_url_at(server.issuer(), client, extra)
+}
+
+/// [`authorize_url`] at `issuer` (for tests that talk to nodes they did not start themselves).
+pub fn authorize_url_at(
+    issuer: &str,
+    client: &Client,
+    extra: &[(&str, &str)],
+) -> (String, String, String, String) {
     let verifier = random::token(&OsRandom, 32);
     let state = random::token(&OsRandom, 8);
     let nonce = random::token(&OsRandom, 8);
@@ -25,7 +34,7 @@ pub fn authorize_url(
         q.append_pair(k, v);
     }
     (
-        format!("{}/authorize?{}", server.issuer(), q.finish()),
+        format!("{issuer}/authorize?{}", q.finish()),
         verifier,
         state,
         nonce,

@@ -82,13 +82,20 @@ fn status_of(e: &AdminError) -> StatusCode {
         AdminError::Forbidden(_) | AdminError::Refused(_) => StatusCode::FORBIDDEN,
         AdminError::Invalid(_) => StatusCode::BAD_REQUEST,
         AdminError::Conflict(_) => StatusCode::CONFLICT,
+        AdminError::Store(e) if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
         AdminError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
-/// The error body. A store failure is logged with the request id and not described.
+/// The error body. A store failure is logged with the request id and not described; the
+/// database not answering is said as such (503: nothing changed, try again).
 pub fn error_response(e: &AdminError, request_id: &str) -> Response {
     let message = match e {
+        AdminError::Store(inner) if inner.is_unavailable() => {
+            tracing::warn!(request_id, error = %inner, "admin API: database unavailable");
+            "the database is not answering; nothing was changed, try again in a few seconds"
+                .to_owned()
+        }
         AdminError::Store(inner) => {
             tracing::error!(request_id, error = %inner, "admin API: internal error");
             "an internal error occurred; the server log has the details under this request id"
