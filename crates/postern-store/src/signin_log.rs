@@ -330,11 +330,15 @@ pub(crate) async fn write_record(
     conn: &mut sqlx::AnyConnection,
     rec: &SignInRecord<'_>,
 ) -> Result<()> {
-    // Appends to one sign-in queue on its entry's row lock (a no-op write) rather than collide on
+    // On PostgreSQL, appends to one sign-in queue on its entry's row lock rather than collide on
     // a step number: thirty wrong guesses at once from two nodes would otherwise exhaust any
-    // number of retries. Taken first, as every transaction here takes a flow's lock (if any)
-    // before its entry's, so the order of locks is always flow, then entry.
-    if !rec.steps.is_empty() {
+    // number of retries. The summary's update takes that lock when there is one, else a no-op
+    // write does; taken first, as every transaction here takes a flow's lock (if any) before its
+    // entry's. SQLite has one writer at a time already.
+    let postgres = conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME;
+    if let Some(u) = rec.update {
+        update_summary(conn, rec.correlation_id, u).await?;
+    } else if postgres && !rec.steps.is_empty() {
         sqlx::query("UPDATE signins SET updated_ms = updated_ms WHERE correlation_id = $1")
             .bind(rec.correlation_id)
             .execute(&mut *conn)
@@ -370,23 +374,30 @@ pub(crate) async fn write_record(
             .await?;
         }
     }
-    if let Some(u) = rec.update {
-        sqlx::query(
-            "UPDATE signins SET updated_ms = $1, user_id = COALESCE($2, user_id),
-                                username = COALESCE($3, username), result = $4, error_code = $5,
-                                failure_reason = $6
-             WHERE correlation_id = $7",
-        )
-        .bind(ms(u.updated))
-        .bind(&u.user_id)
-        .bind(&u.username)
-        .bind(u.result.as_str())
-        .bind(error_code_value(u.error_code))
-        .bind(&u.failure_reason)
-        .bind(rec.correlation_id)
-        .execute(&mut *conn)
-        .await?;
-    }
+    Ok(())
+}
+
+/// The summary's part of a record (see [`SignInUpdate`]).
+async fn update_summary(
+    conn: &mut sqlx::AnyConnection,
+    correlation_id: &str,
+    u: &SignInUpdate,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE signins SET updated_ms = $1, user_id = COALESCE($2, user_id),
+                            username = COALESCE($3, username), result = $4, error_code = $5,
+                            failure_reason = $6
+         WHERE correlation_id = $7",
+    )
+    .bind(ms(u.updated))
+    .bind(&u.user_id)
+    .bind(&u.username)
+    .bind(u.result.as_str())
+    .bind(error_code_value(u.error_code))
+    .bind(&u.failure_reason)
+    .bind(correlation_id)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
