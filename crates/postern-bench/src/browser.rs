@@ -7,7 +7,10 @@ use postern_core::random::{OsRandom, token};
 
 /// The application signing users in (a public client with PKCE).
 pub struct App {
+    /// Where the browser sends its requests: the issuer, or one node of several.
     pub issuer: String,
+    /// The `Origin` its pages' forms post with: the issuer's.
+    pub origin: String,
     pub client_id: String,
     pub redirect: String,
 }
@@ -207,7 +210,7 @@ async fn post_password(
     password: &str,
 ) -> Result<reqwest::Response, String> {
     http.post(&started.page)
-        .header("origin", &app.issuer)
+        .header("origin", &app.origin)
         .header("cookie", &started.cookie)
         .form(&[
             ("csrf", started.csrf.as_str()),
@@ -307,7 +310,7 @@ pub async fn post_code(
 ) -> Result<String, String> {
     let res = http
         .post(&started.page)
-        .header("origin", &app.issuer)
+        .header("origin", &app.origin)
         .header("cookie", &started.cookie)
         .form(&[
             ("csrf", form.csrf.as_str()),

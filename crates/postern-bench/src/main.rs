@@ -12,7 +12,9 @@
 //! 6. Web Push with 1,000 subscribed devices: the time from a challenge's creation to the
 //!    encrypted wake-up notification arriving at a push service on this machine;
 //! 7. the helpdesk's answer time over a month of sign-in log (`--helpdesk-signins`, 100,000):
-//!    the diagnosis from a pasted request id, a student's sign-ins, the latest failures.
+//!    the diagnosis from a pasted request id, a student's sign-ins, the latest failures;
+//! 8. (`--only multi-node`) one and two nodes on PostgreSQL: password sign-ins and
+//!    client-credentials grants per second, and push delivery across nodes.
 //!
 //! Run it in release mode: `cargo build --release --bin postern --bin postern-bench &&
 //! ./target/release/postern-bench --seconds 10`. The server is the real `postern` binary in its own
@@ -26,6 +28,7 @@ mod browser;
 mod client_credentials;
 mod helpdesk;
 mod load;
+mod multi_node;
 mod passkey;
 mod push;
 mod push_delivery;
@@ -40,7 +43,7 @@ use postern_core::credential::password::{PasswordHasher, PasswordParams};
 use postern_core::random::{OsRandom, token};
 use postern_core::sealed::MasterKey;
 use postern_core::secret::SecretString;
-use server::{Server, admin, set_priority};
+use server::{Server, admin, set_priority, store_config};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -107,10 +110,13 @@ fn options() -> Options {
             }
             "--help" | "-h" => {
                 println!(
-                    "postern-bench [--seconds N] [--concurrency N] [--totp-users N] [--push-devices N[,N…]] [--push-challenges N] [--push-connect-rate N] [--web-push-devices N] [--helpdesk-signins N] [--only argon2|signin|totp|client-credentials|push|web-push|helpdesk]"
+                    "postern-bench [--seconds N] [--concurrency N] [--totp-users N] [--push-devices N[,N…]] [--push-challenges N] [--push-connect-rate N] [--web-push-devices N] [--helpdesk-signins N] [--only argon2|signin|totp|client-credentials|push|web-push|helpdesk|multi-node]"
                 );
                 println!(
                     "  signin: password sign-ins, then passwordless passkey sign-ins (one user and key per browser), in the same run"
+                );
+                println!(
+                    "  multi-node: one and two nodes on a fresh PostgreSQL database (POSTERN_TEST_POSTGRES_URL): password sign-ins, client credentials, and push with the apps (the first --push-devices figure) on the other node than the challenge; only with --only"
                 );
                 std::process::exit(0);
             }
@@ -190,6 +196,21 @@ async fn main() {
         web_push_delivery::measure(o.web_push_devices, o.push_challenges, PASSWORD).await;
         return;
     }
+    if o.only.as_deref() == Some("multi-node") {
+        multi_node::measure(
+            &multi_node::Settings {
+                seconds: o.seconds,
+                browsers: (cores() * 4).min(o.concurrency),
+                connections: o.concurrency,
+                devices: o.push_devices.first().copied().unwrap_or(1000),
+                challenges: o.push_challenges,
+                connect_rate: o.push_connect_rate,
+            },
+            PASSWORD,
+        )
+        .await;
+        return;
+    }
     if o.only.as_deref() == Some("helpdesk") {
         helpdesk::measure(o.seconds, o.helpdesk_signins).await;
         return;
@@ -239,16 +260,32 @@ async fn main() {
     // One user per browser for the passkey sign-ins; their app and passkey are added through the
     // pages once the server runs.
     let passkey_users = if want("signin") {
-        totp::seed(&dir, &master, "passkey", concurrency, PASSWORD, false).await
+        totp::seed(
+            &store_config(&dir, None),
+            &master,
+            "passkey",
+            concurrency,
+            PASSWORD,
+            false,
+        )
+        .await
     } else {
         vec![]
     };
     let totp_users = if want("totp") {
         let started = Instant::now();
-        let pool = totp::seed(&dir, &master, "totp", o.totp_users, PASSWORD, true).await;
+        let pool = totp::seed(
+            &store_config(&dir, None),
+            &master,
+            "totp",
+            o.totp_users,
+            PASSWORD,
+            true,
+        )
+        .await;
         // Enough for the code step alone at 150 password sign-ins/s, above what 2 cores do.
         let once = totp::seed(
-            &dir,
+            &store_config(&dir, None),
             &master,
             "step",
             o.seconds as usize * 150,
@@ -256,7 +293,15 @@ async fn main() {
             true,
         )
         .await;
-        totp::seed(&dir, &master, "enrolled", 1, PASSWORD, false).await;
+        totp::seed(
+            &store_config(&dir, None),
+            &master,
+            "enrolled",
+            1,
+            PASSWORD,
+            false,
+        )
+        .await;
         println!(
             "seeded {} users with an authenticator app in {:.1} s",
             pool.len() + once.len(),
@@ -284,6 +329,7 @@ async fn main() {
     );
     let public_app = Arc::new(App {
         issuer: server.issuer.clone(),
+        origin: server.issuer.clone(),
         client_id: public["id"].as_str().unwrap().to_owned(),
         redirect: redirect.clone(),
     });

@@ -153,7 +153,7 @@ pub async fn sign_in(
         .sign(&rp.origin, &rp.id, &request);
     let res = http
         .post(format!("{}{}", app.issuer, form.action))
-        .header("origin", &app.issuer)
+        .header("origin", &app.origin)
         .header("cookie", &started.cookie)
         .form(&[
             ("csrf", started.csrf.as_str()),

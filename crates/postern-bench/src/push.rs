@@ -91,16 +91,12 @@ impl Device {
 /// straight into the store of `dir`, each with one push device as their default method. Run it
 /// while the server is stopped.
 pub async fn seed(
-    dir: &std::path::Path,
+    config: &postern_server::config::Config,
     prefix: &str,
     count: usize,
     password: &str,
 ) -> Vec<Arc<Device>> {
-    let config = postern_server::config::Config {
-        data_dir: dir.to_path_buf(),
-        ..Default::default()
-    };
-    let store = postern_server::app::open_store(&config).await.unwrap();
+    let store = postern_server::app::open_store(config).await.unwrap();
     let hasher = PasswordHasher::new(PasswordParams::default(), &OsRandom).unwrap();
     let phc = hasher.hash(&SecretString::new(password), &OsRandom);
     let now = OffsetDateTime::now_utc();

@@ -12,7 +12,7 @@
 use crate::browser::{self, App};
 use crate::load::Failures;
 use crate::push::{self, Device, Streams};
-use crate::server::{Memory, Server, admin};
+use crate::server::{Memory, Server, admin, store_config};
 use postern_core::random::{OsRandom, token};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -62,7 +62,7 @@ pub async fn measure(settings: &Settings, password: &str) {
         None,
     );
     let seeding = Instant::now();
-    let devices = push::seed(&dir, "push", n, password).await;
+    let devices = push::seed(&store_config(&dir, None), "push", n, password).await;
     println!(
         "push, {n} authenticators: seeded {n} users with a push device in {:.1} s",
         seeding.elapsed().as_secs_f64()
@@ -70,6 +70,7 @@ pub async fn measure(settings: &Settings, password: &str) {
     let server = Server::start(&dir, &[]).await;
     let app = Arc::new(App {
         issuer: server.issuer.clone(),
+        origin: server.issuer.clone(),
         client_id: client["id"].as_str().unwrap().to_owned(),
         redirect,
     });
@@ -230,7 +231,7 @@ pub async fn sign_in(
 
 /// The latency of the first arrival of each challenge of a sampled user, and how many other
 /// arrivals there were (repeats, other users).
-fn delivered(arrivals: &[push::Arrival], created: &[String]) -> (Vec<f64>, usize) {
+pub(crate) fn delivered(arrivals: &[push::Arrival], created: &[String]) -> (Vec<f64>, usize) {
     let wanted: HashSet<&str> = created.iter().map(String::as_str).collect();
     let mut seen = HashSet::new();
     let (mut latencies, mut stray) = (vec![], 0);

@@ -14,13 +14,37 @@ fn postern_binary() -> std::path::PathBuf {
     bin
 }
 
+/// The settings that open the store of a deployment: its data directory and, for PostgreSQL,
+/// the database URL (else the SQLite file in the directory).
+pub fn store_config(
+    dir: &std::path::Path,
+    database_url: Option<&str>,
+) -> postern_server::config::Config {
+    postern_server::config::Config {
+        data_dir: dir.to_path_buf(),
+        database_url: database_url.map(str::to_owned),
+        ..Default::default()
+    }
+}
+
 /// Runs `postern --data-dir DIR ARGS…` (with `stdin` on its standard input); its JSON output.
 pub fn admin(dir: &std::path::Path, args: &[&str], stdin: Option<&str>) -> serde_json::Value {
+    admin_on(dir, None, args, stdin)
+}
+
+/// [`admin`] on the PostgreSQL database `database_url` when given.
+pub fn admin_on(
+    dir: &std::path::Path,
+    database_url: Option<&str>,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> serde_json::Value {
     use std::io::Write;
     let mut child = std::process::Command::new(postern_binary())
         .arg("--data-dir")
         .arg(dir)
         .args(args)
+        .envs(database_url.map(|url| ("POSTERN_DATABASE_URL", url)))
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -49,6 +73,9 @@ pub struct Memory {
 pub struct Server {
     child: std::process::Child,
     pub issuer: String,
+    /// Its own address (`http://127.0.0.1:PORT`): the issuer's, unless it is another node of the
+    /// issuer's deployment.
+    pub base: String,
 }
 
 impl Server {
@@ -69,6 +96,23 @@ impl Server {
         Self::launch(dir, env, Some("localhost")).await
     }
 
+    /// A node of the deployment whose issuer is `issuer`, on PostgreSQL `database_url` (with a
+    /// data directory of its own, `dir`): [`Server::start`] with `POSTERN_DATABASE_URL`, and
+    /// `POSTERN_ISSUER` when `issuer` is given (the first node's issuer is its own address).
+    pub async fn start_node(
+        dir: &std::path::Path,
+        database_url: &str,
+        issuer: Option<&str>,
+    ) -> Server {
+        let mut env = vec![("POSTERN_DATABASE_URL", database_url)];
+        env.extend(issuer.map(|i| ("POSTERN_ISSUER", i)));
+        let mut server = Self::launch(dir, &env, None).await;
+        if let Some(i) = issuer {
+            server.issuer = i.to_owned();
+        }
+        server
+    }
+
     #[allow(clippy::zombie_processes)]
     async fn launch(dir: &std::path::Path, env: &[(&str, &str)], host: Option<&str>) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -77,6 +121,7 @@ impl Server {
             .unwrap()
             .port();
         let issuer = format!("http://{}:{port}", host.unwrap_or("127.0.0.1"));
+        let base = format!("http://127.0.0.1:{port}");
         let named = host.map(|_| ("POSTERN_ISSUER", issuer.as_str()));
         let child = std::process::Command::new(postern_binary())
             .arg("--data-dir")
@@ -97,7 +142,11 @@ impl Server {
             if let Ok(res) = reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await
                 && res.status().is_success()
             {
-                return Server { child, issuer };
+                return Server {
+                    child,
+                    issuer,
+                    base,
+                };
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

@@ -99,18 +99,14 @@ impl Pool {
 /// check costs the same) straight into the store of `dir`, each with an authenticator app as
 /// their default method if `with_app`. Run it while the server is stopped.
 pub async fn seed(
-    dir: &std::path::Path,
+    config: &postern_server::config::Config,
     master: &MasterKey,
     prefix: &str,
     count: usize,
     password: &str,
     with_app: bool,
 ) -> Vec<TotpUser> {
-    let config = postern_server::config::Config {
-        data_dir: dir.to_path_buf(),
-        ..Default::default()
-    };
-    let store = postern_server::app::open_store(&config).await.unwrap();
+    let store = postern_server::app::open_store(config).await.unwrap();
     let hasher = PasswordHasher::new(PasswordParams::default(), &OsRandom).unwrap();
     let phc = hasher.hash(&SecretString::new(password), &OsRandom);
     let now = time::OffsetDateTime::now_utc();

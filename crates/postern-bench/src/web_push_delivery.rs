@@ -15,7 +15,7 @@
 use crate::browser::App;
 use crate::push::{self, Device};
 use crate::push_delivery::{Stats, sign_in};
-use crate::server::{Server, admin};
+use crate::server::{Server, admin, store_config};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use postern_core::random::{OsRandom, token};
@@ -159,7 +159,7 @@ pub async fn measure(devices: usize, challenges: usize, password: &str) {
         ],
         None,
     );
-    let all = push::seed(&dir, "webpush", n, password).await;
+    let all = push::seed(&store_config(&dir, None), "webpush", n, password).await;
     let received = Arc::new(Received::default());
     let service = push_service(received.clone()).await;
     let server = Server::start(
@@ -169,6 +169,7 @@ pub async fn measure(devices: usize, challenges: usize, password: &str) {
     .await;
     let app = Arc::new(App {
         issuer: server.issuer.clone(),
+        origin: server.issuer.clone(),
         client_id: client["id"].as_str().unwrap().to_owned(),
         redirect,
     });
