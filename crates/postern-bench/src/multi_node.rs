@@ -91,7 +91,12 @@ pub async fn measure(s: &Settings, password: &str) {
     let service_id = service["id"].as_str().unwrap().to_owned();
     let service_secret = service["client_secret"].as_str().unwrap().to_owned();
 
-    let a = Server::start_node(&dirs[0], &url, None).await;
+    // The nodes share the deployment's master key (each has its own data directory).
+    let master = data_encoding::BASE64URL_NOPAD.encode(&postern_core::random::bytes(
+        &OsRandom,
+        postern_core::sealed::MasterKey::LEN,
+    ));
+    let a = Server::start_node(&dirs[0], &url, &master, None).await;
     println!(
         "  node A: postern serve, pid {}, {} (the issuer)",
         a.pid(),
@@ -109,7 +114,7 @@ pub async fn measure(s: &Settings, password: &str) {
     let one_signins = password_sign_ins(s, &one, password).await;
     let one_grants = grants(s, &[&a], &service_id, &service_secret).await;
 
-    let b = Server::start_node(&dirs[1], &url, Some(&a.issuer)).await;
+    let b = Server::start_node(&dirs[1], &url, &master, Some(&a.issuer)).await;
     println!("  node B: postern serve, pid {}, {}", b.pid(), b.base);
     let two = [app_on(&a), app_on(&b)];
     let two_signins = password_sign_ins(s, &two, password).await;

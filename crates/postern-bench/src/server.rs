@@ -96,15 +96,21 @@ impl Server {
         Self::launch(dir, env, Some("localhost")).await
     }
 
-    /// A node of the deployment whose issuer is `issuer`, on PostgreSQL `database_url` (with a
-    /// data directory of its own, `dir`): [`Server::start`] with `POSTERN_DATABASE_URL`, and
+    /// A node of the deployment whose issuer is `issuer`, on PostgreSQL `database_url` with the
+    /// deployment's `master_key` (and a data directory of its own, `dir`): [`Server::start`] with `POSTERN_DATABASE_URL`, and
     /// `POSTERN_ISSUER` when `issuer` is given (the first node's issuer is its own address).
     pub async fn start_node(
         dir: &std::path::Path,
         database_url: &str,
+        master_key: &str,
         issuer: Option<&str>,
     ) -> Server {
-        let mut env = vec![("POSTERN_DATABASE_URL", database_url)];
+        let mut env = vec![
+            ("POSTERN_DATABASE_URL", database_url),
+            ("POSTERN_MASTER_KEY", master_key),
+            // As in the other sign-in measurements: the password-only user signs straight in.
+            ("POSTERN_POLICY__MFA", "when_registered"),
+        ];
         env.extend(issuer.map(|i| ("POSTERN_ISSUER", i)));
         let mut server = Self::launch(dir, &env, None).await;
         if let Some(i) = issuer {
@@ -176,11 +182,19 @@ impl Server {
         }
     }
 
-    /// Stops the server (SIGTERM) and waits for it.
+    /// Stops the server (SIGTERM) and waits for it (dropped without this, it is killed).
     pub fn stop(mut self) {
         let _ = std::process::Command::new("kill")
             .arg(self.child.id().to_string())
             .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// A harness that panics does not leave its servers running.
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
