@@ -1213,3 +1213,89 @@ async fn a_database_restart_under_load_loses_nothing_and_both_nodes_heal() {
     b.stop().await;
     a.stop().await;
 }
+
+/// A challenge for `user` addressed to `device_id`, made on `node`'s store as a sign-in would.
+async fn challenge_for(
+    node: &TestServer,
+    user: &str,
+    device_id: &str,
+    id: &str,
+) -> postern_core::credential::push::Challenge {
+    let user = node
+        .store()
+        .find_user_by_username(user)
+        .await
+        .unwrap()
+        .unwrap();
+    let now = node.clock.now();
+    let c = postern_core::credential::push::Challenge {
+        id: id.into(),
+        user_id: user.id,
+        flow_id: format!("flow-of-{id}"),
+        correlation_id: format!("correlation-of-{id}"),
+        app_name: "Learning hub".into(),
+        ip: "192.0.2.7".into(),
+        number: 42,
+        created: now,
+        expires: now + time::Duration::minutes(1),
+        deliveries: vec![postern_core::credential::push::Delivery::new(
+            device_id, "Phone", None, 0,
+        )],
+        answer: None,
+        failure_logged: false,
+        version: 0,
+    };
+    node.store()
+        .create_challenge_limited(&c, now - time::Duration::minutes(5), 10)
+        .await
+        .unwrap();
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_notice_shows_no_one_another_users_request() {
+    let (nodes, addrs) = nodes(2).await;
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let mut devices = vec![];
+    for name in ["vic", "mal"] {
+        a.create_user(name).await;
+        let setup = Browser::new(a);
+        setup
+            .sign_in(&a.url("/account/signin"), name, common::PASSWORD)
+            .await;
+        devices.push(setup.add_push_device(a, "Phone").await.0);
+        advance_all(&nodes, common::STEP);
+    }
+    let (victim, mut attacker) = (devices.remove(0), devices.remove(0));
+    attacker.node = Some(addrs[1].clone());
+    let mut app = device_events(&attacker, b).await;
+
+    // The victim's request exists; then anyone who can connect to the database says, in a
+    // notice of its own, that it is addressed to the attacker's phone. Then the attacker's own.
+    challenge_for(a, "vic", &victim.id, "victims-request").await;
+    let db_url = a.config.database_url.clone().unwrap();
+    let mut conn = sqlx::AnyConnection::connect(&db_url).await.unwrap();
+    let forged = serde_json::json!({
+        "kind": "challenge_new",
+        "id": "victims-request",
+        "devices": [attacker.id],
+    });
+    sqlx::query("SELECT pg_notify('postern_wakeups', $1)")
+        .bind(forged.to_string())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    challenge_for(a, "mal", &attacker.id, "attackers-own").await;
+
+    // Notices arrive in commit order: had the forged one been believed, its event would come
+    // first. The first challenge the attacker's phone hears of is its own.
+    let seen = read_until(&mut app, "attackers-own").await;
+    assert!(
+        !seen.contains("victims-request") && !seen.contains("\"username\":\"vic\""),
+        "{seen}"
+    );
+    for n in nodes.into_iter().rev() {
+        n.stop().await;
+    }
+}

@@ -323,6 +323,14 @@ pub async fn mark_fetched(state: &AppState, device_id: &str, id: &str) -> Result
     Ok(())
 }
 
+/// Whether challenge `c` is one `device` should be shown now: its user's, addressed to it, and
+/// still pending.
+pub fn is_for(c: &Challenge, device: &Method, now: time::OffsetDateTime) -> bool {
+    c.user_id == device.user_id
+        && c.deliveries.iter().any(|d| d.device_id == device.id)
+        && c.status(now) == Status::Pending
+}
+
 /// What is pending for a device now, marked as fetched by it; the first fetch of each request is
 /// a step in its sign-in log (not every refresh), whichever way it came (pending list or stream).
 pub async fn pending_for(
@@ -337,12 +345,12 @@ pub async fn pending_for(
         .await?;
     let mut out = vec![];
     for c in recent {
+        if !is_for(&c, device, now) {
+            continue;
+        }
         let Some(delivery) = c.deliveries.iter().find(|d| d.device_id == device.id) else {
             continue;
         };
-        if c.status(now) != Status::Pending {
-            continue;
-        }
         if delivery.fetched_ms.is_none() {
             mark_fetched(state, &device.id, &c.id).await?;
             steps::fetched(state, &c, &device.name, request_id).await?;

@@ -369,7 +369,14 @@ pub async fn events(
                     };
                     match received {
                         Ok(DeviceEvent::Challenge(id)) => {
-                            if let Ok(Some(c)) = state.store.find_challenge(&id).await {
+                            // A wake-up names a challenge; what goes out is decided here, from the
+                            // challenge itself: only this user's, addressed to this device and
+                            // still pending (a notice from another node is only a hint, and
+                            // anyone who can connect to the database can send one).
+                            let found = state.store.find_challenge(&id).await;
+                            if let Ok(Some(c)) = found
+                                && push::is_for(&c, &device, state.clock.now())
+                            {
                                 queue.push_back(challenge_event(&push::to_pending(&c, &name)));
                                 // Recorded before the event goes out, so the log's order is the
                                 // order things happened (fetched, then shown, then answered).
