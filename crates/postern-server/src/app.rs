@@ -280,46 +280,113 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
 /// SQLite serves one node: wake-ups stay in the process, so a second node on the same file would
 /// leave its users' pushes undelivered. The serving node holds an exclusive lock on
 /// `DATABASE.node-lock` (released when the process ends, however it ends); a second one is refused
-/// with the first one's address. Admin commands do not take it.
+/// with the first one's address. Other admin commands do not take it; `postern admin migrate`
+/// does (see [`NodeLock::take`]).
 fn one_node_lock(config: &Config, addr: SocketAddr) -> Result<Option<std::fs::File>, StartError> {
-    use std::io::{Read, Seek, Write};
-    let url = config.database_url();
-    let Some(rest) = url.strip_prefix("sqlite:") else {
-        return Ok(None);
-    };
-    let path = rest.split('?').next().unwrap_or_default();
-    if path.is_empty() || path.starts_with(':') || url.contains("mode=memory") {
-        return Ok(None);
+    match NodeLock::take(config, &format!("pid {} on {addr}", std::process::id())) {
+        NodeLock::Taken(file) => Ok(Some(file)),
+        NodeLock::NotSqlite => Ok(None),
+        NodeLock::Held { path, holder } => Err(StartError(format!(
+            "database: another Postern process ({holder}) already serves the SQLite database '{path}'. SQLite is for one node: pushes would not reach apps connected to the other one. Stop it, or run several nodes on PostgreSQL (database_url = postgres://…)"
+        ))),
+        NodeLock::Failed(why) => Err(StartError(format!("database: {why}"))),
     }
-    let lock_path = format!("{path}.node-lock");
-    let Ok(mut file) = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&lock_path)
-    else {
-        tracing::debug!(path = %lock_path, "no one-node lock file: it cannot be created");
-        return Ok(None);
-    };
-    match file.try_lock() {
-        Ok(()) => {
-            let _ = file.set_len(0);
-            let _ = file.rewind();
-            let _ = writeln!(file, "pid {} on {addr}", std::process::id());
-            Ok(Some(file))
+}
+
+/// The one-node lock of a SQLite database.
+pub(crate) enum NodeLock {
+    /// Held until the file is dropped (or the process ends).
+    Taken(std::fs::File),
+    /// The database is not a SQLite file (PostgreSQL, or in memory).
+    NotSqlite,
+    /// Another process holds it; what it wrote into the file (its pid and address).
+    Held {
+        path: String,
+        holder: String,
+    },
+    Failed(String),
+}
+
+impl NodeLock {
+    /// Takes the lock, writing `holder` into the file for whoever is refused next. The file sits
+    /// next to the database (`DATABASE.node-lock`, mode 0600) and is never a symbolic link.
+    pub(crate) fn take(config: &Config, holder: &str) -> NodeLock {
+        use std::io::{Read, Seek, Write};
+        use std::os::unix::fs::OpenOptionsExt;
+        let url = config.database_url();
+        // As sqlx reads it: `sqlite://rel.db` and `sqlite:rel.db` are relative, `sqlite:///abs`
+        // absolute.
+        let Some(rest) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        else {
+            return NodeLock::NotSqlite;
+        };
+        let path = rest.split('?').next().unwrap_or_default();
+        if path.is_empty() || path.starts_with(':') || url.contains("mode=memory") {
+            return NodeLock::NotSqlite;
         }
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            Err(StartError(format!(
-                "database: another Postern node ({}) already serves the SQLite database '{path}'. SQLite is for one node: pushes would not reach apps connected to the other one. Stop it, or run several nodes on PostgreSQL (database_url = postgres://…)",
-                holder.trim()
-            )))
+        let lock_path = format!("{path}.node-lock");
+        // Taken before the store is opened: on a first start, its directory is made here (as
+        // `open_store` would make it, private).
+        if let Some(dir) = std::path::Path::new(&lock_path).parent()
+            && !dir.as_os_str().is_empty()
+            && !dir.exists()
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            if let Err(e) = std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+            {
+                return NodeLock::Failed(format!("cannot create '{}': {e}", dir.display()));
+            }
         }
-        Err(std::fs::TryLockError::Error(e)) => {
-            tracing::warn!(error = %e, path = %lock_path, "the one-node lock could not be taken");
-            Ok(None)
+        if std::fs::symlink_metadata(&lock_path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return NodeLock::Failed(format!(
+                "'{lock_path}' is a symbolic link; remove it (Postern makes this file itself)"
+            ));
+        }
+        let mut file = match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&lock_path)
+        {
+            Ok(f) => f,
+            Err(e) => {
+                return NodeLock::Failed(format!(
+                    "the one-node lock '{lock_path}' cannot be opened: {e}"
+                ));
+            }
+        };
+        match file.try_lock() {
+            Ok(()) => {
+                let _ = file.set_len(0);
+                let _ = file.rewind();
+                let _ = writeln!(file, "{holder}");
+                NodeLock::Taken(file)
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                // Shown in an error: printable characters only, and not much of them.
+                let holder = text
+                    .trim()
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(120)
+                    .collect();
+                NodeLock::Held {
+                    path: path.to_owned(),
+                    holder,
+                }
+            }
+            Err(std::fs::TryLockError::Error(e)) => NodeLock::Failed(format!(
+                "the one-node lock '{lock_path}' cannot be taken: {e}"
+            )),
         }
     }
 }

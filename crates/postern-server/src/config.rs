@@ -511,13 +511,7 @@ fn check_issuer(issuer: &str) -> Result<(), String> {
 
 /// Hides a password in a database URL.
 pub fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("****"));
-            u.to_string()
-        }
-        _ => url.to_owned(),
-    }
+    postern_store::redact_url(url)
 }
 
 fn describe(e: figment::Error) -> String {

@@ -849,10 +849,9 @@ async fn a_sqlite_deployment_moves_to_postgresql_and_everyone_still_signs_in() {
     let (mut device, _) = setup.add_push_device(&old, "Pixel 7").await;
     let data_dir = old.data_dir().to_owned();
     let sqlite_url = old.config.database_url();
-    let mut old = old;
-    old.server.shut_down().await;
 
-    // `postern admin migrate --to` into a fresh PostgreSQL database.
+    // `postern admin migrate --to` into a fresh PostgreSQL database — refused while the node
+    // still serves the file (what it wrote during the copy would be left behind), then done.
     let db = TestDatabase::create(Backend::Postgres).await;
     let migrate = |to: &str| {
         std::process::Command::new(env!("CARGO_BIN_EXE_postern"))
@@ -864,6 +863,14 @@ async fn a_sqlite_deployment_moves_to_postgresql_and_everyone_still_signs_in() {
             .output()
             .unwrap()
     };
+    let refused = migrate(&db.url);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && said.contains("stop it first"),
+        "{said}"
+    );
+    let mut old = old;
+    old.server.shut_down().await;
     let out = migrate(&db.url);
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout).to_string(),

@@ -155,8 +155,8 @@ pub struct SignInUpdate {
     pub failure_reason: Option<String>,
 }
 
-/// The store. Cheap to clone (a pool handle).
-#[derive(Clone, Debug)]
+/// The store. Cheap to clone (a pool handle). Its `Debug` hides the URL's password.
+#[derive(Clone)]
 pub struct Store {
     pool: sqlx::AnyPool,
     backend: Backend,
@@ -164,6 +164,16 @@ pub struct Store {
     node: std::sync::Arc<str>,
     /// The PostgreSQL URL, for the wake-up listener's own connection.
     url: std::sync::Arc<str>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .field("node", &self.node)
+            .field("url", &redact_url(&self.url))
+            .finish_non_exhaustive()
+    }
 }
 
 /// Connections per pool. SQLite has one writer anyway (WAL lets readers run beside it);
@@ -346,7 +356,8 @@ pub(crate) fn sqlite_url(path: &Path) -> Result<String> {
 }
 
 /// A database URL fit for an error message: any password is masked.
-fn redact_url(url: &str) -> String {
+/// `url` with its password hidden; a URL that cannot be parsed but may hold one is hidden whole.
+pub fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut parsed) if parsed.password().is_some() => {
             // Fails only for URLs that cannot have a password, which then have none.

@@ -117,7 +117,14 @@ impl Listener {
             match inner.try_recv().await {
                 Ok(Some(n)) => match parse(n.payload(), &self.node) {
                     Some((notice, false)) => return Ok(notice),
-                    Some((notice, true)) => return self.with_devices(notice).await,
+                    // The look-up failing is not the listener failing (it still listens): the
+                    // notice is lost, so every open connection re-reads, as after a reconnect.
+                    Some((notice, true)) => {
+                        return Ok(self.with_devices(notice).await.unwrap_or_else(|e| {
+                            tracing::warn!(error = %e, "a wake-up's devices could not be read; open connections re-read instead");
+                            Notice::Reconnected
+                        }));
+                    }
                     None => {}
                 },
                 // Lost and listening again already (sqlx reconnects eagerly).

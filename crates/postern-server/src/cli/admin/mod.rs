@@ -165,6 +165,21 @@ async fn migrate(config: &Config, to: &str, json: bool) -> CmdResult {
             "migrate copies a SQLite deployment: the settings point at PostgreSQL already".into(),
         );
     }
+    // Nothing may write to the SQLite file during the copy: what a running node wrote after the
+    // copy's snapshot (a changed password, a removed device, a revoked token) would be missing
+    // from PostgreSQL. The node lock keeps `postern serve` out until the copy ends.
+    let _lock = match crate::app::NodeLock::take(
+        config,
+        &format!("postern admin migrate, pid {}", std::process::id()),
+    ) {
+        crate::app::NodeLock::Held { holder, .. } => {
+            return Err(format!(
+                "a Postern node ({holder}) is serving this database: stop it first, so that nothing it writes during the copy is left behind"
+            ));
+        }
+        crate::app::NodeLock::Failed(why) => return Err(why),
+        lock => lock,
+    };
     let source = crate::app::open_store(config)
         .await
         .map_err(|e| e.to_string())?;
