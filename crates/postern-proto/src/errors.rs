@@ -487,7 +487,7 @@ impl ErrorCode {
                 "temporarily_unavailable",
                 "The sign-in service is busy for a moment",
                 "Nothing was lost. Wait a few seconds and try again (reload the page). If it lasts, give the helpdesk the Request Id shown on this page.",
-                "A database call failed for want of the database (no connection within `database.acquire_timeout_ms`, a statement past `database.statement_timeout_ms`, PostgreSQL restarting or unreachable). The transaction was rolled back; `/readyz` is red until the database answers again, and the node recovers by itself.",
+                "A database call failed for want of the database (no connection within `database.acquire_timeout_ms`, a statement past `database.statement_timeout_ms`, PostgreSQL restarting or unreachable). The transaction was rolled back (only a connection lost during its very commit leaves the outcome open: check before repeating an admin change); `/readyz` is red until the database answers again, and the node recovers by itself.",
             ),
             NotFound => (
                 990004,

@@ -106,10 +106,12 @@ impl Store {
 
     /// Deletes audit entries older than `cutoff` (the retention period is the caller's policy).
     pub async fn purge_audit_before(&self, cutoff: OffsetDateTime) -> Result<u64> {
-        Ok(sqlx::query("DELETE FROM audit_log WHERE time_ms < $1")
+        let mut tx = self.begin_housekeeping().await?;
+        let done = sqlx::query("DELETE FROM audit_log WHERE time_ms < $1")
             .bind(ms(cutoff))
-            .execute(&self.pool)
-            .await?
-            .rows_affected())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
     }
 }

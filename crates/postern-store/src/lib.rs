@@ -291,6 +291,19 @@ impl Store {
             Backend::Postgres => self.pool.begin().await?,
         })
     }
+
+    /// [`Store::begin_write`] for housekeeping that may take long (purging a backlog): on
+    /// PostgreSQL without `database.statement_timeout_ms`, which is for requests (a purge past
+    /// it would roll back every time and never catch up).
+    pub(crate) async fn begin_housekeeping(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        let mut tx = self.begin_write().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SET LOCAL statement_timeout = 0")
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
+    }
 }
 
 /// The backend a URL names, from its scheme.

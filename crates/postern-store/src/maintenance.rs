@@ -43,11 +43,14 @@ impl Store {
         let mut deleted = 0;
         for (statement, with_grace) in PURGES {
             let cutoff = if with_grace { now - GRACE } else { now };
+            // One transaction per table: a long purge holds no other table's locks.
+            let mut tx = self.begin_housekeeping().await?;
             deleted += sqlx::query(statement)
                 .bind(ms(cutoff))
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?
                 .rows_affected();
+            tx.commit().await?;
         }
         Ok(deleted)
     }
@@ -57,7 +60,7 @@ impl Store {
     /// Deletes sign-in log entries (with their steps and request ids) last updated before
     /// `cutoff`; returns how many entries went. The retention period is the caller's policy.
     pub async fn purge_signins_before(&self, cutoff: OffsetDateTime) -> Result<u64> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_housekeeping().await?;
         for statement in [
             "DELETE FROM signin_steps
              WHERE correlation_id IN (SELECT correlation_id FROM signins WHERE updated_ms < $1)",

@@ -93,7 +93,7 @@ pub fn error_response(e: &AdminError, request_id: &str) -> Response {
     let message = match e {
         AdminError::Store(inner) if inner.is_unavailable() => {
             tracing::warn!(request_id, error = %inner, "admin API: database unavailable");
-            "the database is not answering; nothing was changed, try again in a few seconds"
+            "the database is not answering, so the request was most likely not carried out; check, then try again in a few seconds"
                 .to_owned()
         }
         AdminError::Store(inner) => {
