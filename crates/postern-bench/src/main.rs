@@ -63,6 +63,8 @@ struct Options {
     /// Devices with a Web Push subscription (the Web Push measurement).
     web_push_devices: usize,
     helpdesk_signins: usize,
+    /// Simulated browsers of the sign-in measurements (default 4 per core).
+    browsers: Option<usize>,
 }
 
 fn options() -> Options {
@@ -76,6 +78,7 @@ fn options() -> Options {
         push_connect_rate: 500.0,
         web_push_devices: 1000,
         helpdesk_signins: 100_000,
+        browsers: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -83,6 +86,7 @@ fn options() -> Options {
         match args[i].as_str() {
             "--seconds" => o.seconds = args[i + 1].parse().expect("--seconds N"),
             "--concurrency" => o.concurrency = args[i + 1].parse().expect("--concurrency N"),
+            "--browsers" => o.browsers = Some(args[i + 1].parse().expect("--browsers N")),
             "--only" => o.only = Some(args[i + 1].clone()),
             "--totp-users" => {
                 o.totp_users = args[i + 1].parse::<usize>().expect("--totp-users N").max(1)
@@ -110,7 +114,7 @@ fn options() -> Options {
             }
             "--help" | "-h" => {
                 println!(
-                    "postern-bench [--seconds N] [--concurrency N] [--totp-users N] [--push-devices N[,N…]] [--push-challenges N] [--push-connect-rate N] [--web-push-devices N] [--helpdesk-signins N] [--only argon2|signin|totp|client-credentials|push|web-push|helpdesk|multi-node] (a comma list runs several: --only argon2,signin)"
+                    "postern-bench [--seconds N] [--concurrency N] [--browsers N] [--totp-users N] [--push-devices N[,N…]] [--push-challenges N] [--push-connect-rate N] [--web-push-devices N] [--helpdesk-signins N] [--only argon2|signin|totp|client-credentials|push|web-push|helpdesk|multi-node] (a comma list runs several: --only argon2,signin)"
                 );
                 println!(
                     "  signin: password sign-ins, then passwordless passkey sign-ins (one user and key per browser), in the same run"
@@ -205,7 +209,7 @@ async fn main() {
         multi_node::measure(
             &multi_node::Settings {
                 seconds: o.seconds,
-                browsers: (cores() * 4).min(o.concurrency),
+                browsers: o.browsers.unwrap_or(cores() * 4).min(o.concurrency),
                 connections: o.concurrency,
                 devices: o.push_devices.first().copied().unwrap_or(1000),
                 challenges: o.push_challenges,
@@ -261,7 +265,7 @@ async fn main() {
     let master_bytes = postern_core::random::bytes(&OsRandom, MasterKey::LEN);
     let master = MasterKey::from_bytes(&master_bytes).unwrap();
     let master_text = data_encoding::BASE64URL_NOPAD.encode(&master_bytes);
-    let concurrency = (cores() * 4).min(o.concurrency);
+    let concurrency = o.browsers.unwrap_or(cores() * 4).min(o.concurrency);
     // One user per browser for the passkey sign-ins; their app and passkey are added through the
     // pages once the server runs.
     let passkey_users = if want("signin") {
