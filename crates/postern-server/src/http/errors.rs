@@ -209,9 +209,31 @@ pub fn internal<E: std::fmt::Display + 'static>(
     PageError::internal(state, err, ctx).into_response()
 }
 
+/// A store failure as a JSON endpoint's refusal `(code, detail)`: 990017 when the database could
+/// not be reached, else 50000; the detail is for the server log only (see [`refusal_json`]).
+pub fn store_refusal(e: &postern_store::StoreError) -> (ErrorCode, String) {
+    (failure_code(e), e.to_string())
+}
+
+/// A JSON endpoint's refusal: our own failures (50000, 990017) are logged with `detail` and
+/// answered without it; the others carry it to the client.
+pub fn refusal_json(code: ErrorCode, detail: &str, ctx: &ErrorContext) -> Response {
+    match code {
+        ErrorCode::ServerError | ErrorCode::DatabaseUnavailable => failure_json(code, &detail, ctx),
+        _ => oauth_json(code, detail, ctx),
+    }
+}
+
 /// Same as [`internal`] for JSON endpoints.
 pub fn internal_json<E: std::fmt::Display + 'static>(err: &E, ctx: &ErrorContext) -> Response {
-    let code = failure_code(err);
+    failure_json(failure_code(err), err, ctx)
+}
+
+fn failure_json<E: std::fmt::Display + ?Sized>(
+    code: ErrorCode,
+    err: &E,
+    ctx: &ErrorContext,
+) -> Response {
     if code == ErrorCode::DatabaseUnavailable {
         tracing::warn!(request_id = %ctx.request_id, error = %err, "database unavailable");
         return oauth_json(

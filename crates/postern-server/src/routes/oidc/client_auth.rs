@@ -60,7 +60,7 @@ pub async fn authenticate(
         .clients
         .find(&state.store, &id)
         .await
-        .map_err(|e| (ErrorCode::ServerError, e.to_string()))?
+        .map_err(|e| crate::http::errors::store_refusal(&e))?
         // The same answer as a wrong secret (RFC 6749 §5.2), so client ids cannot be probed.
         .ok_or((
             ErrorCode::InvalidClientSecret,
@@ -123,15 +123,15 @@ pub async fn token_request(
     body: &[u8],
     ctx: &crate::http::errors::ErrorContext,
 ) -> Result<TokenRequest, axum::response::Response> {
-    use crate::http::errors::oauth_json;
+    use crate::http::errors::refusal_json;
     let params = crate::http::forms::form(headers, body)
-        .map_err(|(code, detail)| oauth_json(code, &detail, ctx))?;
+        .map_err(|(code, detail)| refusal_json(code, &detail, ctx))?;
     let client = authenticate(state, headers, &params)
         .await
-        .map_err(|(code, detail)| oauth_json(code, &detail, ctx))?;
+        .map_err(|(code, detail)| refusal_json(code, &detail, ctx))?;
     let token = params
         .get("token")
-        .ok_or_else(|| oauth_json(ErrorCode::MissingParameter, "token is missing", ctx))?
+        .ok_or_else(|| refusal_json(ErrorCode::MissingParameter, "token is missing", ctx))?
         .to_owned();
     Ok(TokenRequest { client, token })
 }

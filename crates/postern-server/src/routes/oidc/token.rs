@@ -73,7 +73,9 @@ pub async fn token(
                 .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
             res
         }
-        Err((ErrorCode::ServerError, detail)) => errors::internal_json(&detail, &ctx),
+        Err((code @ (ErrorCode::ServerError | ErrorCode::DatabaseUnavailable), detail)) => {
+            errors::refusal_json(code, &detail, &ctx)
+        }
         Err((code, detail)) => {
             Metrics::inc(&state.metrics.token_errors);
             errors::oauth_json(code, &detail, &ctx)
@@ -111,7 +113,7 @@ async fn active_user(state: &AppState, user_id: &str) -> Result<postern_core::us
 }
 
 fn store_err(e: StoreError) -> Refusal {
-    (ErrorCode::ServerError, e.to_string())
+    errors::store_refusal(&e)
 }
 
 async fn authorization_code(
