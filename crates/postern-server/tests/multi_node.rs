@@ -50,25 +50,39 @@ async fn two_nodes() -> (TestServer, TestServer, String) {
 async fn nodes(n: usize) -> (Vec<TestServer>, Vec<String>) {
     let db = TestDatabase::create(Backend::Postgres).await;
     let url = db.url.clone();
+    nodes_on(db, &url, n, |_| {}).await
+}
+
+/// [`nodes`] on `db`, reached through `url` (a proxy's, say), each node's settings changed by
+/// `tweak` as well.
+async fn nodes_on(
+    db: TestDatabase,
+    url: &str,
+    n: usize,
+    tweak: impl Fn(&mut postern_server::config::Config) + Clone,
+) -> (Vec<TestServer>, Vec<String>) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let issuer = format!("http://127.0.0.1:{port}");
+    let first = tweak.clone();
     let mut servers = vec![
-        TestServer::start_node(&url, Some(db), |c| {
+        TestServer::start_node(url, Some(db), move |c| {
             c.listen = format!("127.0.0.1:{port}").parse().unwrap();
             c.master_key = Some(MASTER_KEY.into());
+            first(c);
         })
         .await,
     ];
     for _ in 1..n {
-        let issuer = issuer.clone();
+        let (issuer, tweak) = (issuer.clone(), tweak.clone());
         servers.push(
-            TestServer::start_node(&url, None, move |c| {
+            TestServer::start_node(url, None, move |c| {
                 c.issuer = Some(issuer);
                 c.master_key = Some(MASTER_KEY.into());
+                tweak(c);
             })
             .await,
         );
@@ -1074,34 +1088,17 @@ async fn a_database_restart_under_load_loses_nothing_and_both_nodes_heal() {
     let db = TestDatabase::create(Backend::Postgres).await;
     let proxy = DbProxy::start(target_of(&db.url)).await;
     let url = proxy.url_for(&db.url);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let issuer = format!("http://127.0.0.1:{port}");
-    let a = TestServer::start_node(&url, Some(db), |c| {
-        c.listen = format!("127.0.0.1:{port}").parse().unwrap();
-        c.master_key = Some(MASTER_KEY.into());
+    let (nodes, addrs) = nodes_on(db, &url, 2, |c| {
         c.database.acquire_timeout_ms = 1000;
         c.database.statement_timeout_ms = 2000;
     })
     .await;
-    let b = TestServer::start_node(&url, None, {
-        let issuer = issuer.clone();
-        move |c| {
-            c.issuer = Some(issuer);
-            c.master_key = Some(MASTER_KEY.into());
-            c.database.acquire_timeout_ms = 1000;
-            c.database.statement_timeout_ms = 2000;
-        }
-    })
-    .await;
-    let addrs = [issuer.clone(), format!("http://{}", b.server.addr)];
+    let a = &nodes[0];
+    let issuer = addrs[0].clone();
     a.create_user("rita").await;
     let (client, _) = a.create_client(ClientKind::Public, SigningAlg::ES256).await;
     let (admin, _) =
-        common::create_admin_token(&a, "ops", postern_core::admin::Role::Admin, None).await;
+        common::create_admin_token(a, "ops", postern_core::admin::Role::Admin, None).await;
 
     // Four browsers sign in over and over, alternating nodes; a browser whose step got a 503
     // starts over, as a user would.
@@ -1217,8 +1214,9 @@ async fn a_database_restart_under_load_loses_nothing_and_both_nodes_heal() {
             .unwrap();
         assert_eq!(res.status(), 200, "refresh token {i} of {}", tokens.len());
     }
-    b.stop().await;
-    a.stop().await;
+    for n in nodes.into_iter().rev() {
+        n.stop().await;
+    }
 }
 
 /// A challenge for `user` addressed to `device_id`, made on `node`'s store as a sign-in would.

@@ -88,7 +88,7 @@ fn status_of(e: &AdminError) -> StatusCode {
 }
 
 /// The error body. A store failure is logged with the request id and not described; the
-/// database not answering is said as such (503: nothing changed, try again).
+/// database not answering is said as such (503: most likely not carried out; check, then retry).
 pub fn error_response(e: &AdminError, request_id: &str) -> Response {
     let message = match e {
         AdminError::Store(inner) if inner.is_unavailable() => {
